@@ -1,0 +1,12 @@
+//! hrsync: keeps a company's directory in step with its HR system.
+//!
+//! The host owns everything that needs trust — scheduling, OAuth, LDAP, secrets, the store — and
+//! runs HR connectors as sandboxed WebAssembly components (see `wit/connector.wit`).
+
+pub mod auth;
+pub mod directory;
+pub mod egress;
+pub mod http;
+pub mod runtime;
+pub mod secret;
+pub mod mapping;

@@ -1,0 +1,4 @@
+//! Test support for the hrsync workspace: the Remote API simulator and shared fixtures.
+
+pub mod fixtures;
+pub mod remote_sim;
