@@ -4,8 +4,20 @@ use std::fmt;
 
 /// A secret (password, client secret, token, signing key). Read it with [`Secret::expose`] at the
 /// one place that needs it; it cannot end up in a log line by accident.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_owned())
+    }
+}
 
 impl Secret {
     /// Wraps a secret value.
@@ -16,6 +28,11 @@ impl Secret {
     /// The value, for the one call that needs it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// Whether the secret is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 

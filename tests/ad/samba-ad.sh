@@ -37,7 +37,9 @@
 # Start-time settings:
 #   SAMBA_AD_LISTEN=127.0.0.1          (loopback address for 389/636/3268; the
 #                                       ports are fixed in Samba, so a second
-#                                       instance needs another address, e.g. ::1)
+#                                       instance needs another address, e.g. ::1;
+#                                       hrsync's client cannot check LDAPS
+#                                       certificates for an IPv6 literal URL)
 #   SAMBA_AD_STRONG_AUTH=no|yes        (no: simple bind allowed on plain 389,
 #                                       so StartTLS can be tested)
 #   SAMBA_AD_MODEL=prefork|single      (samba process model, default prefork)
@@ -193,7 +195,7 @@ pid_alive() {  # prints the pid of the running samba whose pid is in PIDFILE
   [ -f "$PIDFILE" ] || return 1
   p=$(cat "$PIDFILE" 2>/dev/null) || return 1
   case "$p" in ''|*[!0-9]*) return 1 ;; esac
-  kill -0 "$p" 2>/dev/null || return 1
+  [ -d "/proc/$p" ] || return 1   # (kill -0 would fail for a non-root `status`)
   tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q '^samba' || return 1
   echo "$p"
 }

@@ -15,8 +15,14 @@ pub fn workspace_root() -> PathBuf {
 /// The plugin crates built for `wasm32-wasip2`, with their wasm file names.
 pub const PLUGINS: &[(&str, &str)] = &[
     ("hrsync-plugin-remote", "hrsync_plugin_remote.wasm"),
-    ("hrsync-test-plugin-hostile", "hrsync_test_plugin_hostile.wasm"),
-    ("hrsync-test-plugin-future", "hrsync_test_plugin_future.wasm"),
+    (
+        "hrsync-test-plugin-hostile",
+        "hrsync_test_plugin_hostile.wasm",
+    ),
+    (
+        "hrsync-test-plugin-future",
+        "hrsync_test_plugin_future.wasm",
+    ),
 ];
 
 /// Where the plugins are. `cargo xtask test` builds them first and sets `HRSYNC_PLUGIN_DIR`;
@@ -30,13 +36,22 @@ pub fn plugin_dir() -> PathBuf {
         let root = workspace_root();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(&root)
-            .args(["build", "--quiet", "--target", "wasm32-wasip2", "--profile", "wasm"]);
+        cmd.current_dir(&root).args([
+            "build",
+            "--quiet",
+            "--target",
+            "wasm32-wasip2",
+            "--profile",
+            "wasm",
+        ]);
         for (krate, _) in PLUGINS {
             cmd.args(["-p", krate]);
         }
         let status = cmd.status().expect("cannot run cargo to build the plugins");
-        assert!(status.success(), "building the plugins for wasm32-wasip2 failed");
+        assert!(
+            status.success(),
+            "building the plugins for wasm32-wasip2 failed"
+        );
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target"));
@@ -48,6 +63,10 @@ pub fn plugin_dir() -> PathBuf {
 /// The path of one built plugin, e.g. `plugin_wasm("hrsync_plugin_remote.wasm")`.
 pub fn plugin_wasm(file: &str) -> PathBuf {
     let path = plugin_dir().join(file);
-    assert!(path.exists(), "{} is missing: run `cargo xtask build-plugins`", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask build-plugins`",
+        path.display()
+    );
     path
 }

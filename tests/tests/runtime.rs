@@ -27,7 +27,11 @@ fn runtime() -> (Runtime, tempfile::TempDir) {
 fn context(name: &str, base_url: &str, allowed: &[&str]) -> PluginContext {
     let governor = Arc::new(RateGovernor::new(None));
     let client = hrsync::http::client(Duration::from_secs(5)).unwrap();
-    let tokens = Arc::new(TokenSource::new(Credentials::None, client.clone(), governor.clone()));
+    let tokens = Arc::new(TokenSource::new(
+        Credentials::None,
+        client.clone(),
+        governor.clone(),
+    ));
     let http = ConnectorHttp::new(
         HttpSettings {
             connector: name.to_string(),
@@ -78,7 +82,11 @@ async fn an_infinite_loop_is_stopped_by_the_deadline() {
     let (rt, _cache) = runtime();
     let plugin = hostile(&rt, Duration::from_millis(500));
     match plugin.get("loop").await {
-        Err(PluginError::Deadline { plugin, call, limit }) => {
+        Err(PluginError::Deadline {
+            plugin,
+            call,
+            limit,
+        }) => {
             assert_eq!(plugin, "hostile");
             assert_eq!(call, "get-person");
             assert_eq!(limit, Duration::from_millis(500));
@@ -109,7 +117,10 @@ async fn a_memory_bomb_is_trapped_with_a_clear_error() {
     match plugin.get("bomb").await {
         Err(e @ PluginError::Memory { .. }) => {
             let text = e.to_string();
-            assert!(text.contains("hostile") && text.contains("32 MiB"), "{text}");
+            assert!(
+                text.contains("hostile") && text.contains("32 MiB"),
+                "{text}"
+            );
         }
         other => panic!("expected a memory error, got {other:?}"),
     }
@@ -121,7 +132,10 @@ async fn files_and_environment_are_not_there() {
     let (rt, _cache) = runtime();
     let plugin = hostile(&rt, Duration::from_secs(20));
     let file = outcome(&plugin.get("file").await.unwrap().unwrap());
-    assert!(file.starts_with("read=Err(") && file.contains("list=Err("), "{file}");
+    assert!(
+        file.starts_with("read=Err(") && file.contains("list=Err("),
+        "{file}"
+    );
     let env = outcome(&plugin.get("env").await.unwrap().unwrap());
     assert_eq!(env, "vars=0 args=0 home=None");
 }
@@ -133,7 +147,9 @@ async fn a_host_not_allowed_is_denied_with_the_line_to_add() {
     match plugin.get("egress").await.unwrap() {
         Err(ConnectorError::Http(message)) => {
             assert!(
-                message.contains("add \"https://evil.example\" to allowed_hosts in [connectors.hostile]"),
+                message.contains(
+                    "add \"https://evil.example\" to allowed_hosts in [connectors.hostile]"
+                ),
                 "{message}"
             );
         }
@@ -146,7 +162,11 @@ async fn a_panic_is_an_error_naming_the_plugin_and_the_call() {
     let (rt, _cache) = runtime();
     let plugin = hostile(&rt, Duration::from_secs(20));
     match plugin.get("panic").await {
-        Err(PluginError::Trap { plugin, call, message }) => {
+        Err(PluginError::Trap {
+            plugin,
+            call,
+            message,
+        }) => {
             assert_eq!((plugin.as_str(), call), ("hostile", "get-person"));
             assert!(message.contains("panicked on purpose"), "{message}");
         }
@@ -167,7 +187,10 @@ async fn a_plugin_for_another_contract_version_is_refused() {
         .err()
         .unwrap();
     let text = err.to_string();
-    assert!(matches!(err, PluginError::IncompatibleVersion { .. }), "{text}");
+    assert!(
+        matches!(err, PluginError::IncompatibleVersion { .. }),
+        "{text}"
+    );
     assert!(text.contains("@9.9.9") && text.contains("@0.1.0"), "{text}");
 }
 
@@ -175,10 +198,17 @@ async fn a_plugin_for_another_contract_version_is_refused() {
 async fn not_a_component_is_refused() {
     let (rt, _cache) = runtime();
     let err = rt
-        .load_bytes(b"not wasm at all", context("junk", "https://hr.example", &[]), Limits::default())
+        .load_bytes(
+            b"not wasm at all",
+            context("junk", "https://hr.example", &[]),
+            Limits::default(),
+        )
         .err()
         .unwrap();
-    assert!(matches!(err, PluginError::Invalid { ref plugin, .. } if plugin == "junk"), "{err}");
+    assert!(
+        matches!(err, PluginError::Invalid { ref plugin, .. } if plugin == "junk"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -187,7 +217,11 @@ async fn the_remote_plugin_describes_itself_and_is_cached_on_disk() {
     let plugin = rt
         .load(
             &plugin_wasm("hrsync_plugin_remote.wasm"),
-            context("remote", "https://gateway.remote.com", &["https://gateway.remote.com"]),
+            context(
+                "remote",
+                "https://gateway.remote.com",
+                &["https://gateway.remote.com"],
+            ),
             Limits::default(),
         )
         .unwrap();
@@ -206,7 +240,13 @@ fn walk(dir: &std::path::Path) -> usize {
         .map(|entries| {
             entries
                 .flatten()
-                .map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 })
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk(&e.path())
+                    } else {
+                        1
+                    }
+                })
                 .sum()
         })
         .unwrap_or(0)

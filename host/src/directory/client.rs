@@ -54,7 +54,12 @@ impl Directory {
         match (&config.ca_file, transport.is_tls()) {
             (Some(ca_file), true) => settings = settings.set_config(tls::client_config(ca_file)?),
             (Some(_), false) => warn!("ca_file is ignored: the connection is not encrypted"),
-            (None, _) => {}
+            (None, true) => {
+                // ldap3 then builds its own config (system roots) with rustls' process-default
+                // crypto provider; make sure there is one even if more providers get compiled in.
+                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            }
+            (None, false) => {}
         }
         let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &config.url)
             .await
@@ -73,7 +78,12 @@ impl Directory {
             .with_timeout(config.timeout)
             .simple_bind(&config.bind_dn, config.bind_password.expose())
             .await;
-        let ctx = OpContext::new(&config.url, Operation::Bind, &config.bind_dn, config.timeout);
+        let ctx = OpContext::new(
+            &config.url,
+            Operation::Bind,
+            &config.bind_dn,
+            config.timeout,
+        );
         match res {
             Ok(r) if r.rc == 0 => {}
             Ok(r) => return Err(ctx.result_error(&r)),
@@ -255,7 +265,10 @@ impl Directory {
             .encode_utf16()
             .flat_map(u16::to_le_bytes)
             .collect();
-        let mods = vec![Mod::Replace(ATTR.as_bytes().to_vec(), HashSet::from([value]))];
+        let mods = vec![Mod::Replace(
+            ATTR.as_bytes().to_vec(),
+            HashSet::from([value]),
+        )];
         let res = self.ldap.with_timeout(self.timeout).modify(dn, mods).await;
         self.check(res, Operation::SetPassword, dn, &[ATTR])?;
         debug!("password set");
@@ -371,7 +384,9 @@ impl Directory {
                 .await
             {
                 Ok(()) => debug!(ou = %ou, "created OU"),
-                Err(DirectoryError::AlreadyExists { attribute: None, .. }) => {}
+                Err(DirectoryError::AlreadyExists {
+                    attribute: None, ..
+                }) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -475,9 +490,12 @@ impl Directory {
             value: value.to_owned(),
             reason: reason.to_owned(),
         };
-        let raw = entry
-            .first(ATTR)
-            .ok_or_else(|| invalid("", "it is missing, so this is not a user or computer account"))?;
+        let raw = entry.first(ATTR).ok_or_else(|| {
+            invalid(
+                "",
+                "it is missing, so this is not a user or computer account",
+            )
+        })?;
         let old = uac::parse(raw).ok_or_else(|| invalid(raw, "not a 32-bit number"))?;
         let new = change(old);
         if new == old {
@@ -545,7 +563,9 @@ fn connect_error(config: &DirectoryConfig, transport: Transport, err: LdapError)
             if transport.is_tls() && handshake_cut {
                 tls_error(
                     false,
-                    format!("the server closed the connection during the handshake ({source}); is this a TLS port?"),
+                    format!(
+                        "the server closed the connection during the handshake ({source}); is this a TLS port?"
+                    ),
                 )
             } else {
                 DirectoryError::Connect {
@@ -557,6 +577,10 @@ fn connect_error(config: &DirectoryConfig, transport: Transport, err: LdapError)
         LdapError::Rustls { source } => {
             tls_error(tls::is_certificate_rejection(&source), source.to_string())
         }
+        LdapError::Timeout { .. } => DirectoryError::Connect {
+            url,
+            reason: format!("no answer within {:?}", config.timeout),
+        },
         LdapError::LdapResult { result } if transport == Transport::StartTls => tls_error(
             false,
             format!(

@@ -1,47 +1,12 @@
-//! Connection settings for the directory, and the secret wrapper for the bind password.
+//! Connection settings for the directory.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::DirectoryError;
 
-/// A string that must never be printed: `Debug` shows `***` and there is no `Display`.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct SecretString(String);
-
-impl SecretString {
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
-    }
-
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl From<String> for SecretString {
-    fn from(secret: String) -> Self {
-        Self(secret)
-    }
-}
-
-impl From<&str> for SecretString {
-    fn from(secret: &str) -> Self {
-        Self(secret.to_owned())
-    }
-}
+/// The bind password: the host-wide secret type, which never prints.
+pub use crate::secret::Secret as SecretString;
 
 /// How to reach and authenticate to the directory.
 #[derive(Debug, Clone)]
@@ -151,6 +116,17 @@ impl DirectoryConfig {
                 )));
             }
         };
+        // ldap3 hands "[::1]" to rustls as the name to verify, which rustls rejects.
+        let host_is_ipv6_literal = self
+            .url
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.starts_with('['));
+        if transport.is_tls() && host_is_ipv6_literal {
+            return Err(invalid(format!(
+                "`{}` names an IPv6 address; TLS certificate checks need a host name or an IPv4 address (use a DNS name listed in the server's certificate)",
+                self.url
+            )));
+        }
         if self.bind_dn.trim().is_empty() {
             return Err(invalid("the bind DN is empty".to_owned()));
         }
@@ -201,6 +177,8 @@ mod tests {
         assert!(cfg("http://dc").transport().is_err());
         assert!(cfg("dc.example.test").transport().is_err());
         assert!(cfg("ldaps://dc").with_page_size(0).transport().is_err());
+        assert!(cfg("ldaps://[::1]:636").transport().is_err());
+        assert_eq!(cfg("ldap://[::1]").transport().ok(), Some(Transport::Plain));
         assert!(
             DirectoryConfig::new("ldaps://dc", "CN=svc", "")
                 .transport()

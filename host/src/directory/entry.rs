@@ -88,7 +88,10 @@ pub enum Modification {
 }
 
 impl Modification {
-    pub fn add<V: Into<String>>(attr: impl Into<String>, values: impl IntoIterator<Item = V>) -> Self {
+    pub fn add<V: Into<String>>(
+        attr: impl Into<String>,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
         Modification::Add {
             attr: attr.into(),
             values: values.into_iter().map(Into::into).collect(),

@@ -300,7 +300,7 @@ impl<'a> OpContext<'a> {
             },
             LdapError::DNSName { .. } => DirectoryError::Config {
                 reason: format!(
-                    "the host in `{}` is not a valid name for a TLS certificate check",
+                    "the host in `{}` cannot be checked against a TLS certificate; use a DNS name or IPv4 address listed in the server's certificate",
                     self.url
                 ),
             },
@@ -379,24 +379,43 @@ impl<'a> OpContext<'a> {
 
     /// The written attribute named in the diagnostic, else the only written attribute.
     fn attribute_in(&self, diagnostic: &str) -> Option<String> {
-        self.attribute_named_in(diagnostic).or_else(|| match self.attrs {
-            [only] => Some((*only).to_owned()),
-            _ => None,
-        })
+        self.attribute_named_in(diagnostic)
+            .or_else(|| match self.attrs {
+                [only] => Some((*only).to_owned()),
+                _ => None,
+            })
     }
 
+    /// The written attribute the diagnostic names as a whole word (the entry's own DN, which
+    /// servers often quote, is left out of the search).
     fn attribute_named_in(&self, diagnostic: &str) -> Option<String> {
-        let lower = diagnostic.to_ascii_lowercase();
+        let text = if self.dn.is_empty() {
+            diagnostic.to_ascii_lowercase()
+        } else {
+            diagnostic.replace(self.dn, " ").to_ascii_lowercase()
+        };
         self.attrs
             .iter()
             .filter(|a| !a.eq_ignore_ascii_case("objectClass") || self.attrs.len() == 1)
-            .find(|a| lower.contains(&a.to_ascii_lowercase()))
+            .find(|a| mentions_word(&text, &a.to_ascii_lowercase()))
             .map(|a| (*a).to_owned())
     }
 }
 
+/// True when `word` occurs in `text` not as part of a longer name.
+fn mentions_word(text: &str, word: &str) -> bool {
+    !word.is_empty()
+        && text.match_indices(word).any(|(i, _)| {
+            let before = text[..i].chars().next_back();
+            let after = text[i + word.len()..].chars().next();
+            !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+        })
+}
+
 fn is_password_attr(attr: Option<&str>) -> bool {
-    attr.is_some_and(|a| a.eq_ignore_ascii_case("unicodePwd") || a.eq_ignore_ascii_case("userPassword"))
+    attr.is_some_and(|a| {
+        a.eq_ignore_ascii_case("unicodePwd") || a.eq_ignore_ascii_case("userPassword")
+    })
 }
 
 fn detail(diagnostic: &str) -> String {
@@ -408,7 +427,9 @@ fn detail(diagnostic: &str) -> String {
 }
 
 fn on_attribute(attribute: Option<&str>) -> String {
-    attribute.map(|a| format!(" on attribute {a}")).unwrap_or_default()
+    attribute
+        .map(|a| format!(" on attribute {a}"))
+        .unwrap_or_default()
 }
 
 fn already_exists_message(
@@ -429,7 +450,12 @@ fn already_exists_message(
     }
 }
 
-fn tls_message(url: &str, ca_file: Option<&PathBuf>, ca_check_failed: bool, reason: &str) -> String {
+fn tls_message(
+    url: &str,
+    ca_file: Option<&PathBuf>,
+    ca_check_failed: bool,
+    reason: &str,
+) -> String {
     let trust = match ca_file {
         Some(path) => format!("the CA file {}", path.display()),
         None => "the system trust store".to_owned(),
@@ -534,7 +560,38 @@ mod tests {
             matches!(&err, DirectoryError::AlreadyExists { attribute: Some(a), .. } if a == "sAMAccountName"),
             "{err:?}"
         );
-        assert!(text.contains("CN=Ann,OU=P,DC=x") && text.contains("sAMAccountName"), "{text}");
+        assert!(
+            text.contains("CN=Ann,OU=P,DC=x") && text.contains("sAMAccountName"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn attribute_names_match_whole_words_outside_the_dn() {
+        let attrs = ["objectClass", "name", "mail", "sAMAccountName"];
+        let c = OpContext::new(
+            "ldaps://dc",
+            Operation::Add,
+            "CN=Mail Room,DC=x",
+            Duration::ZERO,
+        )
+        .with_attrs(&attrs);
+        let err = c.result_error(&result(68, "samAccountName 'mr' already in use!"));
+        assert!(
+            matches!(&err, DirectoryError::AlreadyExists { attribute: Some(a), .. } if a == "sAMAccountName"),
+            "{err:?}"
+        );
+        let err = c.result_error(&result(68, "Entry CN=Mail Room,DC=x already exists"));
+        assert!(
+            matches!(
+                err,
+                DirectoryError::AlreadyExists {
+                    attribute: None,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -542,7 +599,13 @@ mod tests {
         let attrs = ["objectClass", "sAMAccountName"];
         let err = ctx(Operation::Add, &attrs)
             .result_error(&result(68, "Entry CN=Ann,OU=P,DC=x already exists"));
-        assert!(matches!(err, DirectoryError::AlreadyExists { attribute: None, .. }));
+        assert!(matches!(
+            err,
+            DirectoryError::AlreadyExists {
+                attribute: None,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -551,7 +614,10 @@ mod tests {
             19,
             "0000052D: Constraint violation - check_password_restrictions: the password is too short.",
         ));
-        assert!(matches!(err, DirectoryError::PasswordPolicy { .. }), "{err:?}");
+        assert!(
+            matches!(err, DirectoryError::PasswordPolicy { .. }),
+            "{err:?}"
+        );
         assert!(err.to_string().contains("password policy"));
         assert_eq!(err.rc(), Some(19));
     }
@@ -563,13 +629,19 @@ mod tests {
             "80090308: LdapErr: DSID-0C09042A, comment: AcceptSecurityContext error, data 533, v3839",
         ));
         let text = err.to_string();
-        assert!(text.contains("CN=Ann,OU=P,DC=x") && text.contains("disabled"), "{text}");
+        assert!(
+            text.contains("CN=Ann,OU=P,DC=x") && text.contains("disabled"),
+            "{text}"
+        );
     }
 
     #[test]
     fn other_codes_are_named() {
         let err = ctx(Operation::Modify, &["title"]).result_error(&result(21, "bad"));
         let text = err.to_string();
-        assert!(text.contains("21 (invalid attribute syntax)") && text.contains("title"), "{text}");
+        assert!(
+            text.contains("21 (invalid attribute syntax)") && text.contains("title"),
+            "{text}"
+        );
     }
 }

@@ -47,8 +47,11 @@ pub fn escape_filter_value(value: &str) -> String {
 pub fn unescape_dn_value(escaped: &str) -> Option<String> {
     let trimmed = escaped.trim_matches(' ');
     // RFC 2253 allowed a quoted value; servers rarely send it, but accept it.
-    if trimmed.len() >= 2 && trimmed.starts_with('"') && trimmed.ends_with('"') {
-        return unescape_dn_value(&trimmed[1..trimmed.len() - 1]);
+    if let Some(inner) = trimmed
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    {
+        return unescape_dn_value(inner);
     }
     let bytes = escaped.trim_start_matches(' ').as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -67,7 +70,7 @@ pub fn unescape_dn_value(escaped: &str) -> Option<String> {
         if next.is_ascii_hexdigit() {
             let hi = hex_digit(next)?;
             let lo = hex_digit(*bytes.get(i + 2)?)?;
-            out.push(hi << 4 | lo);
+            out.push((hi << 4) | lo);
             i += 3;
         } else {
             out.push(next);
@@ -82,7 +85,9 @@ pub fn unescape_dn_value(escaped: &str) -> Option<String> {
 }
 
 fn hex_digit(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// `attr=<escaped value>`, one relative distinguished name.
@@ -124,7 +129,9 @@ pub fn split_first_rdn(dn: &str) -> Option<(&str, &str)> {
 
 /// The DN of the parent entry: everything after the first RDN. `None` for a one-RDN DN.
 pub fn parent_dn(dn: &str) -> Option<&str> {
-    split_first_rdn(dn).map(|(_, rest)| rest).filter(|rest| !rest.is_empty())
+    split_first_rdn(dn)
+        .map(|(_, rest)| rest)
+        .filter(|rest| !rest.is_empty())
 }
 
 /// The attribute name of the first RDN (`CN` for `CN=Ann,OU=x`).
@@ -240,8 +247,14 @@ mod tests {
 
     #[test]
     fn dn_value_round_trips() {
-        for v in [HOSTILE, "#lead", "trail ", " ", "a\\b", "nul\0x", "Zoë", "a,b,c", "=\"\""] {
-            assert_eq!(unescape_dn_value(&escape_dn_value(v)).as_deref(), Some(v), "{v:?}");
+        for v in [
+            HOSTILE, "#lead", "trail ", " ", "a\\b", "nul\0x", "Zoë", "a,b,c", "=\"\"",
+        ] {
+            assert_eq!(
+                unescape_dn_value(&escape_dn_value(v)).as_deref(),
+                Some(v),
+                "{v:?}"
+            );
         }
     }
 
@@ -251,7 +264,10 @@ mod tests {
         let from_ad = "\\ Ann\\, \\\"Jr\\\"\\+\\3D\\<x\\>\\3B\\#*()";
         assert_eq!(unescape_dn_value(from_ad).as_deref(), Some(HOSTILE));
         assert_eq!(unescape_dn_value("Zo\\C3\\AB").as_deref(), Some("Zoë"));
-        assert_eq!(unescape_dn_value("\"quoted, value\"").as_deref(), Some("quoted, value"));
+        assert_eq!(
+            unescape_dn_value("\"quoted, value\"").as_deref(),
+            Some("quoted, value")
+        );
         assert_eq!(unescape_dn_value("bad\\"), None);
         assert_eq!(unescape_dn_value("bad\\4"), None);
         assert_eq!(unescape_dn_value("\\FF"), None);
@@ -259,7 +275,10 @@ mod tests {
 
     #[test]
     fn filter_value_escapes_and_defuses_injection() {
-        assert_eq!(escape_filter_value(HOSTILE), " Ann, \"Jr\"+=<x>;#\\2a\\28\\29");
+        assert_eq!(
+            escape_filter_value(HOSTILE),
+            " Ann, \"Jr\"+=<x>;#\\2a\\28\\29"
+        );
         assert_eq!(
             escape_filter_value("*)(objectClass=*"),
             "\\2a\\29\\28objectClass=\\2a"
@@ -297,7 +316,8 @@ mod tests {
     #[test]
     fn parse_and_compare_dns() {
         let ours = cn_dn(HOSTILE, "OU=People,DC=example,DC=test");
-        let from_ad = "CN=\\ Ann\\, \\\"Jr\\\"\\+\\3D\\<x\\>\\3B\\#*(),OU=people,dc=Example,DC=test";
+        let from_ad =
+            "CN=\\ Ann\\, \\\"Jr\\\"\\+\\3D\\<x\\>\\3B\\#*(),OU=people,dc=Example,DC=test";
         assert!(dn_eq(&ours, from_ad));
         assert!(!dn_eq(&ours, "CN=Ann,OU=People,DC=example,DC=test"));
         assert!(!dn_eq("CN=a,DC=x", "CN=a,DC=x,DC=y"));
@@ -305,9 +325,18 @@ mod tests {
         assert_eq!(
             parsed,
             Some(vec![
-                Rdn { attr: "CN".into(), value: "a,b".into() },
-                Rdn { attr: "OU".into(), value: "c".into() },
-                Rdn { attr: "DC".into(), value: "d".into() },
+                Rdn {
+                    attr: "CN".into(),
+                    value: "a,b".into()
+                },
+                Rdn {
+                    attr: "OU".into(),
+                    value: "c".into()
+                },
+                Rdn {
+                    attr: "DC".into(),
+                    value: "d".into()
+                },
             ])
         );
         assert_eq!(parse_dn(""), None);

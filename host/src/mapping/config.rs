@@ -188,7 +188,10 @@ description = { template = "{{ job_title }}", blank = "clear" }
         assert_eq!(sam.max_len, Some(20));
         assert_eq!(sam.apply, Apply::OnCreate);
         assert_eq!(sam.blank, Blank::Keep);
-        assert_eq!(a["employeeType"].when.as_deref(), Some("type == 'contractor'"));
+        assert_eq!(
+            a["employeeType"].when.as_deref(),
+            Some("type == 'contractor'")
+        );
         assert_eq!(a["description"].blank, Blank::Clear);
         assert!(!a.contains_key("samaccountname"), "names keep their case");
     }

@@ -287,7 +287,11 @@ impl Mapper {
             template: t.source.clone(),
             message: describe(&e, Some(&t.source), 0),
         };
-        self.env.get_template(&t.name).map_err(err)?.render(ctx).map_err(err)
+        self.env
+            .get_template(&t.name)
+            .map_err(err)?
+            .render(ctx)
+            .map_err(err)
     }
 
     fn condition_holds(
@@ -303,7 +307,11 @@ impl Mapper {
             person_id: person_id.to_owned(),
             attribute: rule.attribute.clone(),
             condition: cond.expression.clone(),
-            message: describe(&e, Some(&wrap_condition(&cond.expression)), WHEN_PREFIX.len()),
+            message: describe(
+                &e,
+                Some(&wrap_condition(&cond.expression)),
+                WHEN_PREFIX.len(),
+            ),
         };
         let out = self
             .env
@@ -318,7 +326,10 @@ impl Mapper {
     /// functions (which minijinja only reports when they run) at load time.
     fn probe(&self) -> Result<(), MappingError> {
         let mut empty: BTreeMap<String, Value> = BTreeMap::new();
-        empty.insert("person".into(), Value::from(BTreeMap::<String, Value>::new()));
+        empty.insert(
+            "person".into(),
+            Value::from(BTreeMap::<String, Value>::new()),
+        );
         let plain = Value::from(empty.clone());
         empty.insert("n".into(), Value::from(FIRST_N));
         let numbered = Value::from(empty);
@@ -330,7 +341,9 @@ impl Mapper {
                 Err(e)
                     if matches!(
                         e.kind(),
-                        ErrorKind::UnknownFilter | ErrorKind::UnknownTest | ErrorKind::UnknownFunction
+                        ErrorKind::UnknownFilter
+                            | ErrorKind::UnknownTest
+                            | ErrorKind::UnknownFunction
                     ) =>
                 {
                     let text = if prefix > 0 {
@@ -352,7 +365,13 @@ impl Mapper {
         for rule in &self.rules {
             if let Some(cond) = &rule.when {
                 let wrapped = wrap_condition(&cond.expression);
-                check(&rule.attribute, &cond.name, &wrapped, WHEN_PREFIX.len(), &plain)?;
+                check(
+                    &rule.attribute,
+                    &cond.name,
+                    &wrapped,
+                    WHEN_PREFIX.len(),
+                    &plain,
+                )?;
             }
             let templates = match &rule.kind {
                 RuleKind::Template(t) => std::slice::from_ref(t),
@@ -368,6 +387,7 @@ impl Mapper {
 }
 
 /// Lazily rendered candidates of a unique attribute; see [`Mapper::unique_candidates`].
+#[derive(Debug)]
 pub struct UniqueCandidates<'a> {
     mapper: &'a Mapper,
     rule: &'a CompiledRule,
@@ -562,8 +582,7 @@ fn check_attribute_name(attribute: &str) -> Result<(), MappingError> {
     } else {
         Err(MappingError::InvalidRule {
             attribute: attribute.to_owned(),
-            message: "not a valid LDAP attribute name (letters, digits, `-`, `_`, `;`, `.`)"
-                .into(),
+            message: "not a valid LDAP attribute name (letters, digits, `-`, `_`, `;`, `.`)".into(),
         })
     }
 }
@@ -584,7 +603,9 @@ fn compile_rule(
         (None, Some(list)) => RuleKind::Unique(
             list.iter()
                 .enumerate()
-                .map(|(i, source)| add_template(env, attribute, &format!("{attribute}#{i}"), source))
+                .map(|(i, source)| {
+                    add_template(env, attribute, &format!("{attribute}#{i}"), source)
+                })
                 .collect::<Result<_, _>>()?,
         ),
         (None, None) => {
@@ -687,7 +708,9 @@ fn field_value(value: &FieldValue) -> Value {
         FieldValue::Integer(i) => Value::from(*i),
         FieldValue::Number(x) => Value::from(*x),
         FieldValue::Boolean(b) => Value::from(*b),
-        FieldValue::TextList(list) => Value::from_iter(list.iter().map(|s| Value::from(s.as_str()))),
+        FieldValue::TextList(list) => {
+            Value::from_iter(list.iter().map(|s| Value::from(s.as_str())))
+        }
     }
 }
 

@@ -17,7 +17,9 @@ pub enum MappingError {
     },
 
     /// A template failed while rendering for one person.
-    #[error("attribute `{attribute}`, person `{person_id}`: rendering `{template}` failed: {message}")]
+    #[error(
+        "attribute `{attribute}`, person `{person_id}`: rendering `{template}` failed: {message}"
+    )]
     Render {
         person_id: String,
         attribute: String,
@@ -26,7 +28,9 @@ pub enum MappingError {
     },
 
     /// A `when` condition failed while evaluating for one person.
-    #[error("attribute `{attribute}`, person `{person_id}`: condition `{condition}` failed: {message}")]
+    #[error(
+        "attribute `{attribute}`, person `{person_id}`: condition `{condition}` failed: {message}"
+    )]
     Condition {
         person_id: String,
         attribute: String,
@@ -36,7 +40,10 @@ pub enum MappingError {
 
     /// Every candidate for a unique attribute is already taken (or none rendered non-empty).
     #[error("attribute `{attribute}`: no free value; tried {}", display_tried(.tried))]
-    UniqueExhausted { attribute: String, tried: Vec<String> },
+    UniqueExhausted {
+        attribute: String,
+        tried: Vec<String>,
+    },
 
     /// The caller's "is this value taken?" lookup failed.
     #[error("attribute `{attribute}`: checking whether `{candidate}` is taken failed: {source}")]

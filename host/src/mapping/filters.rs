@@ -27,6 +27,14 @@ pub(crate) fn register(env: &mut Environment<'_>) {
     env.add_filter("first_word", first_word);
     env.add_filter("last_word", last_word);
     env.add_filter("date", date);
+    env.add_filter("dn", dn);
+}
+
+/// `dn`: RFC 4514-escapes a value for use inside a DN template (`OU={{ department|dn }},…`).
+fn dn(value: Value) -> String {
+    text(&value)
+        .map(|s| crate::directory::escape::escape_dn_value(&s))
+        .unwrap_or_default()
 }
 
 /// The value as text; `None` for undefined and none.
@@ -47,9 +55,7 @@ fn invalid(message: impl Into<String>) -> Error {
 /// Folds to ASCII with `deunicode` ("Zoë Ångström" → "Zoe Angstrom", "Łukasz" → "Lukasz");
 /// characters with no ASCII rendering are dropped.
 pub(crate) fn ascii(value: &Value) -> String {
-    text(value).map_or_else(String::new, |s| {
-        deunicode::deunicode_with_tofu(&s, "")
-    })
+    text(value).map_or_else(String::new, |s| deunicode::deunicode_with_tofu(&s, ""))
 }
 
 /// Removes whitespace, control characters and `"/\[]:;|=,+*?<>@`, which `sAMAccountName` does not
@@ -250,7 +256,10 @@ mod tests {
             samsafe(&v(r#" a"b/c\d[e]f:g;h|i=j,k+l*m?n<o>p@q r	s"#)),
             "abcdefghijklmnopqrs"
         );
-        assert_eq!(samsafe(&v("o'brien.smith-jones_2")), "o'brien.smith-jones_2");
+        assert_eq!(
+            samsafe(&v("o'brien.smith-jones_2")),
+            "o'brien.smith-jones_2"
+        );
     }
 
     #[test]
@@ -294,7 +303,10 @@ mod tests {
 
     #[test]
     fn date_formats_with_strftime() {
-        assert_eq!(date(&v("2024-03-07"), Some("%d/%m/%Y".into())).expect("ok"), "07/03/2024");
+        assert_eq!(
+            date(&v("2024-03-07"), Some("%d/%m/%Y".into())).expect("ok"),
+            "07/03/2024"
+        );
         assert_eq!(date(&v("2024-03-07"), None).expect("ok"), "2024-03-07");
         assert_eq!(
             date(&v("2024-03-07T10:30:00Z"), Some("%Y%m%d %H:%M".into())).expect("ok"),

@@ -66,13 +66,16 @@
 //! `id`, `status`, `source_status`, `raw`, `person` and `n` win over HR fields of the same name.
 //! A missing field, a null field, a JSON null and a missing path (`raw.a.b.c`) all render as
 //! empty: they are *undefined* rather than `none`, so `{{ middle_name|default('-') }}` and
-//! `{% if middle_name is defined %}` work. Lists print as `['a', 'b']`; use `join`.
+//! `{% if middle_name is defined %}` work. Lists print as `['a', 'b']` (use `join`), booleans as
+//! `True`/`False` (for LDAP booleans write `{{ 'TRUE' if manager else 'FALSE' }}`).
 //!
 //! ## Filters
 //!
 //! On top of minijinja's [builtins](https://docs.rs/minijinja/latest/minijinja/filters/index.html)
 //! (`lower`, `upper`, `title`, `capitalize`, `trim`, `replace(a, b)`, `default(v)`, `length`, …).
-//! All of these treat a missing value as empty rather than failing.
+//! The filters below and the string builtins (`lower`, `upper`, `title`, `capitalize`, `trim`,
+//! `replace`) treat a missing value as empty; others may fail on it (e.g. `length`), so guard
+//! them with `default`: `{{ nickname|default('')|length }}`.
 //!
 //! | filter            | result |
 //! |-------------------|--------|

@@ -110,7 +110,37 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
         .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
-    Some((id.to_owned(), secret.to_owned()))
+    // RFC 6749 §2.3.1: both are form-urlencoded before being joined (the oauth2 crate does so).
+    Some((form_decode(id), form_decode(secret)))
+}
+
+/// Decodes `application/x-www-form-urlencoded` text (`+` is a space, `%XX` a byte); malformed
+/// escapes are kept as they are.
+fn form_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// An OAuth error response.
@@ -130,6 +160,7 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 }
 
 /// `POST /auth/oauth2/token`.
+#[allow(clippy::result_large_err, reason = "the error is the ready response")]
 pub(crate) async fn token(
     State(sim): State<SimHandle>,
     headers: HeaderMap,
@@ -223,6 +254,12 @@ mod tests {
         let next = auth.rotate("rt-0").expect("current token rotates");
         assert!(auth.rotate("rt-0").is_none());
         assert!(auth.rotate(&next).is_some());
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        assert_eq!(form_decode("a%2Bb+c%3A%"), "a+b c:%");
+        assert_eq!(form_decode("plain-id"), "plain-id");
     }
 
     #[test]

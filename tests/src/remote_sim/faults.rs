@@ -29,8 +29,7 @@ pub(crate) struct FaultQueue {
 impl FaultQueue {
     /// Queues `fault` for the next `times` API requests.
     pub(crate) fn push_api(&mut self, fault: Fault, times: u32) {
-        self.api
-            .extend(std::iter::repeat_n(fault, times as usize));
+        self.api.extend(std::iter::repeat_n(fault, times as usize));
     }
 
     /// Queues `fault` for the next `times` token requests.

@@ -58,9 +58,9 @@ pub struct RateLimit {
 impl RateLimit {
     /// Parses `REQUESTS/SECONDS`, e.g. `20/60`.
     pub fn parse(text: &str) -> anyhow::Result<RateLimit> {
-        let (requests, seconds) = text
-            .split_once('/')
-            .ok_or_else(|| anyhow::anyhow!("rate limit {text:?} is not REQUESTS/SECONDS, e.g. 20/60"))?;
+        let (requests, seconds) = text.split_once('/').ok_or_else(|| {
+            anyhow::anyhow!("rate limit {text:?} is not REQUESTS/SECONDS, e.g. 20/60")
+        })?;
         let requests: u32 = requests
             .trim()
             .parse()
@@ -157,8 +157,8 @@ impl Simulator {
             .into_make_service_with_connect_info::<net::ConnControl>();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let serve = axum::serve(net::SimListener::new(listener), app)
-                .with_graceful_shutdown(async {
+            let serve =
+                axum::serve(net::SimListener::new(listener), app).with_graceful_shutdown(async {
                     let _ = stopped.await;
                 });
             if let Err(e) = serve.await {
@@ -204,13 +204,12 @@ impl Simulator {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task)
                 .await
                 .is_err()
-            {
-                task.abort();
-            }
+        {
+            task.abort();
         }
     }
 }

@@ -15,7 +15,7 @@ use super::stats::SimStats;
 use super::webhooks;
 use super::workforce::{
     Basic, CompanyManager, Generator, LIST_FIELDS, PersonName, PersonSpec, Workforce,
-    is_future_status, lifecycle_stage, str_field, user_status,
+    lifecycle_stage, str_field, user_status,
 };
 
 /// Format of `created_at` / `updated_at` (Remote sends no offset).
@@ -47,8 +47,7 @@ impl ListFilter {
             return false;
         }
         let any = |list: &Option<Vec<String>>, value: &str| {
-            list.as_ref()
-                .is_none_or(|l| l.iter().any(|x| x == value))
+            list.as_ref().is_none_or(|l| l.iter().any(|x| x == value))
         };
         any(&self.statuses, status)
             && any(&self.employment_model, str_field(e, "employment_model"))
@@ -173,10 +172,11 @@ impl SimState {
 
     /// Indices of the employments matching `filter`, in list order (cached until a change).
     pub fn visible(&mut self, filter: &ListFilter) -> Arc<Vec<usize>> {
-        if let Some(cache) = &self.list_cache {
-            if cache.generation == self.generation && &cache.filter == filter {
-                return cache.indices.clone();
-            }
+        if let Some(cache) = &self.list_cache
+            && cache.generation == self.generation
+            && &cache.filter == filter
+        {
+            return cache.indices.clone();
         }
         let indices: Arc<Vec<usize>> = Arc::new(
             self.employments
@@ -258,20 +258,30 @@ impl SimState {
                 e.insert("user_status".into(), json!(user_status(&status)));
             }
         }
-        if let Some(full_name) = patch.get("full_name").cloned() {
-            if !patch.contains_key("basic_information") {
-                if let Some(Value::Object(b)) = e.get_mut("basic_information") {
-                    b.insert("name".into(), full_name);
-                    b.remove("given_name");
-                    b.remove("surname");
+        if let Some(full_name) = patch.get("full_name").cloned()
+            && !patch.contains_key("basic_information")
+            && let Some(Value::Object(b)) = e.get_mut("basic_information")
+        {
+            b.insert("name".into(), full_name);
+            b.remove("given_name");
+            b.remove("surname");
+        }
+        // Clearing the manager clears what is derived from it (unless the patch sets those).
+        if patch
+            .get("manager_employment_id")
+            .is_some_and(Value::is_null)
+        {
+            for key in ["manager", "manager_email", "manager_id"] {
+                if !patch.contains_key(key) {
+                    self.employments[i].insert(key.into(), Value::Null);
                 }
             }
         }
-        if let Some(dept) = patch.get("department").and_then(Value::as_str) {
-            if !patch.contains_key("department_id") {
-                let id = self.generator.department_id(dept);
-                self.employments[i].insert("department_id".into(), json!(id));
-            }
+        if let Some(dept) = patch.get("department").and_then(Value::as_str)
+            && !patch.contains_key("department_id")
+        {
+            let id = self.generator.department_id(dept);
+            self.employments[i].insert("department_id".into(), json!(id));
         }
     }
 
@@ -452,9 +462,6 @@ impl SimState {
         for (k, v) in &given {
             merge_value(&mut e, k, v);
         }
-        if !is_future_status(&spec.status) && !given.contains_key("termination_date") {
-            e.insert("termination_date".into(), Value::Null);
-        }
         let i = match self.find(&id) {
             Some(i) => {
                 self.employments[i] = e;
@@ -480,9 +487,10 @@ impl SimState {
             ("submitted", "offboarding")
         };
         let id = str_field(&self.employments[i], "id").to_owned();
-        let existing = self.offboardings.iter_mut().find(|o| {
-            str_field(o, "employment_id") == id && str_field(o, "status") != "canceled"
-        });
+        let existing = self
+            .offboardings
+            .iter_mut()
+            .find(|o| str_field(o, "employment_id") == id && str_field(o, "status") != "canceled");
         match existing {
             Some(o) => {
                 o.insert("status".into(), json!(record_status));

@@ -418,14 +418,8 @@ impl Generator {
         let seniority = self
             .chance(0.2)
             .then(|| start - Days::new(self.range(30..=1500)));
-        let probation = (!spec.contractor).then(|| {
-            start
-                + Days::new(if self.chance(0.5) {
-                    90
-                } else {
-                    180
-                })
-        });
+        let probation =
+            (!spec.contractor).then(|| start + Days::new(if self.chance(0.5) { 90 } else { 180 }));
         let yesterday = today - Days::new(1);
         let created = (start - Days::new(self.range(7..=60))).min(yesterday);
         let span = (yesterday - created).num_days().max(0) as u64;
@@ -616,9 +610,8 @@ fn status_counts(pool: usize) -> Vec<(&'static str, usize)> {
     let mut out = Vec::new();
     for &(status, share) in STATUS_SHARES {
         let mut n = (pool as f64 * share).round() as usize;
-        if pool >= 40 {
-            n = n.max(1);
-        } else if pool >= 6 && matches!(status, "pre_hire" | "offboarding" | "archived") {
+        // Every status shows up in a workforce of some size; the common ones even in small ones.
+        if pool >= 40 || (pool >= 6 && matches!(status, "pre_hire" | "offboarding" | "archived")) {
             n = n.max(1);
         }
         let n = n.min(left.saturating_sub(1));
@@ -659,16 +652,15 @@ pub fn generate(seed: u64, people: usize, today: NaiveDate) -> Workforce {
     let mut specs: Vec<PersonSpec> = Vec::with_capacity(people);
     let mut head_of: Vec<Option<usize>> = vec![None; DEPARTMENTS.len()];
     let mut leads_of: Vec<Vec<usize>> = vec![Vec::new(); DEPARTMENTS.len()];
-    let mut basic_for = |g: &mut Generator| match g.range(0..=99) {
-        0..=84 => Basic::Full,
-        85..=92 => Basic::NameOnly,
-        _ => Basic::Absent,
-    };
 
     for i in 0..people {
         let country = g.country();
         let name = g.name(country);
-        let basic = basic_for(&mut g);
+        let basic = match g.range(0..=99) {
+            0..=84 => Basic::Full,
+            85..=92 => Basic::NameOnly,
+            _ => Basic::Absent,
+        };
         let spec = if i == 0 {
             PersonSpec {
                 name,

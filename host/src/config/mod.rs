@@ -1,0 +1,354 @@
+//! The configuration file (`hrsync.toml`): raw TOML types, then validated settings.
+//!
+//! Secrets are never written in the file: each is `{ env = "NAME" }` or `{ file = "/path" }`,
+//! read when the config is loaded and kept in a [`Secret`] that never prints. Relative paths are
+//! relative to the config file's folder. Every error names the file and the key.
+//! `examples/hrsync.toml` is the commented reference.
+
+mod secret_ref;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use secret_ref::SecretRef;
+
+use crate::auth::{Credentials, RefreshTokenFile};
+use crate::egress::AllowedHosts;
+use crate::http::Budget;
+use crate::mapping::MappingConfig;
+use crate::secret::Secret;
+use crate::sync::rules::SyncRules;
+
+/// A configuration error, naming the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    runtime: RawRuntime,
+    directory: Option<RawDirectory>,
+    #[serde(default)]
+    connectors: BTreeMap<String, RawConnector>,
+    #[serde(default)]
+    mapping: MappingConfig,
+    #[serde(default)]
+    sync: SyncRules,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRuntime {
+    cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDirectory {
+    url: String,
+    bind_dn: String,
+    bind_password: SecretRef,
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    starttls: bool,
+    base_dn: String,
+    users_ou: String,
+    disabled_ou: Option<String>,
+    #[serde(default)]
+    timeout_secs: Option<u64>,
+    #[serde(default)]
+    page_size: Option<i32>,
+    #[serde(default)]
+    concurrency: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnector {
+    plugin: PathBuf,
+    base_url: String,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+    #[serde(default)]
+    auth: RawAuth,
+    rate_limit: Option<String>,
+    timeout_secs: Option<u64>,
+    deadline_secs: Option<u64>,
+    memory_mib: Option<usize>,
+    webhook_secret: Option<SecretRef>,
+    #[serde(default)]
+    settings: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+enum RawAuth {
+    #[default]
+    None,
+    ApiToken {
+        token: SecretRef,
+    },
+    ClientCredentials {
+        token_url: String,
+        client_id: String,
+        client_secret: SecretRef,
+        #[serde(default)]
+        scopes: Vec<String>,
+    },
+    RefreshToken {
+        token_url: String,
+        client_id: String,
+        client_secret: SecretRef,
+        /// The file holding the current refresh token; hrsync rewrites it when Remote rotates it.
+        refresh_token_file: PathBuf,
+    },
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The SQLite store.
+    pub store_path: PathBuf,
+    /// The compiled-component cache.
+    pub cache_dir: PathBuf,
+    /// The directory, if configured.
+    pub directory: Option<DirectorySettings>,
+    /// Connectors by name.
+    pub connectors: BTreeMap<String, ConnectorSettings>,
+    /// Attribute mapping.
+    pub mapping: MappingConfig,
+    /// Sync rules: scope, OUs, groups, leavers, safety gate.
+    pub sync: SyncRules,
+}
+
+/// `[directory]`, validated.
+#[derive(Debug, Clone)]
+pub struct DirectorySettings {
+    pub url: String,
+    pub bind_dn: String,
+    pub bind_password: Secret,
+    pub ca_file: Option<PathBuf>,
+    pub starttls: bool,
+    pub base_dn: String,
+    pub users_ou: String,
+    pub disabled_ou: Option<String>,
+    pub timeout: Duration,
+    pub page_size: i32,
+    /// LDAP writes in flight at once.
+    pub concurrency: usize,
+}
+
+/// `[connectors.NAME]`, validated.
+#[derive(Debug, Clone)]
+pub struct ConnectorSettings {
+    pub name: String,
+    pub plugin: PathBuf,
+    pub base_url: url::Url,
+    pub allowed_hosts: AllowedHosts,
+    pub credentials: Credentials,
+    pub rate_limit: Option<Budget>,
+    pub timeout: Duration,
+    pub deadline: Duration,
+    pub memory_bytes: usize,
+    pub secrets: BTreeMap<String, Secret>,
+    pub settings: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates config text; `path` is used for messages and to resolve relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            message,
+        };
+
+        let directory = match raw.directory {
+            None => None,
+            Some(d) => Some(DirectorySettings {
+                bind_password: d
+                    .bind_password
+                    .read(base)
+                    .map_err(|m| invalid("directory.bind_password", m))?,
+                url: d.url,
+                bind_dn: d.bind_dn,
+                ca_file: d.ca_file.as_deref().map(resolve),
+                starttls: d.starttls,
+                base_dn: d.base_dn,
+                users_ou: d.users_ou,
+                disabled_ou: d.disabled_ou,
+                timeout: Duration::from_secs(d.timeout_secs.unwrap_or(30)),
+                page_size: d.page_size.unwrap_or(500),
+                concurrency: d.concurrency.unwrap_or(4).max(1),
+            }),
+        };
+
+        let mut connectors = BTreeMap::new();
+        for (name, c) in raw.connectors {
+            let key = |k: &str| format!("connectors.{name}.{k}");
+            let base_url: url::Url = c
+                .base_url
+                .parse()
+                .map_err(|e| invalid(&key("base_url"), format!("not a URL: {e}")))?;
+            let allowed_hosts = AllowedHosts::parse(&c.allowed_hosts)
+                .map_err(|e| invalid(&key("allowed_hosts"), e.to_string()))?;
+            if allowed_hosts.check(&name, &base_url).is_err() {
+                return Err(invalid(
+                    &key("allowed_hosts"),
+                    format!(
+                        "base_url {} is not allowed; add \"{}\" to allowed_hosts",
+                        base_url,
+                        crate::egress::origin(&base_url)
+                    ),
+                ));
+            }
+            let credentials = match c.auth {
+                RawAuth::None => Credentials::None,
+                RawAuth::ApiToken { token } => Credentials::ApiToken(
+                    token.read(base).map_err(|m| invalid(&key("auth.token"), m))?,
+                ),
+                RawAuth::ClientCredentials {
+                    token_url,
+                    client_id,
+                    client_secret,
+                    scopes,
+                } => Credentials::ClientCredentials {
+                    token_url,
+                    client_id,
+                    client_secret: client_secret
+                        .read(base)
+                        .map_err(|m| invalid(&key("auth.client_secret"), m))?,
+                    scopes,
+                },
+                RawAuth::RefreshToken {
+                    token_url,
+                    client_id,
+                    client_secret,
+                    refresh_token_file,
+                } => Credentials::RefreshToken {
+                    token_url,
+                    client_id,
+                    client_secret: client_secret
+                        .read(base)
+                        .map_err(|m| invalid(&key("auth.client_secret"), m))?,
+                    file: RefreshTokenFile::new(resolve(&refresh_token_file)),
+                },
+            };
+            let rate_limit = c
+                .rate_limit
+                .as_deref()
+                .map(Budget::parse)
+                .transpose()
+                .map_err(|m| invalid(&key("rate_limit"), m))?;
+            let mut secrets = BTreeMap::new();
+            if let Some(s) = c.webhook_secret {
+                secrets.insert(
+                    "webhook_secret".to_string(),
+                    s.read(base).map_err(|m| invalid(&key("webhook_secret"), m))?,
+                );
+            }
+            let settings = c
+                .settings
+                .into_iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        toml::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (k, text)
+                })
+                .collect();
+            connectors.insert(
+                name.clone(),
+                ConnectorSettings {
+                    plugin: resolve(&c.plugin),
+                    base_url,
+                    allowed_hosts,
+                    credentials,
+                    rate_limit,
+                    timeout: Duration::from_secs(c.timeout_secs.unwrap_or(30)),
+                    deadline: Duration::from_secs(c.deadline_secs.unwrap_or(120)),
+                    memory_bytes: c.memory_mib.unwrap_or(64) << 20,
+                    secrets,
+                    settings,
+                    name,
+                },
+            );
+        }
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            store_path: resolve(raw.store.path.as_deref().unwrap_or(Path::new("hrsync.db"))),
+            cache_dir: resolve(
+                raw.runtime
+                    .cache_dir
+                    .as_deref()
+                    .unwrap_or(Path::new(".hrsync-cache")),
+            ),
+            directory,
+            connectors,
+            mapping: raw.mapping,
+            sync: raw.sync,
+        })
+    }
+
+    /// One connector by name, or an error that lists the configured ones.
+    pub fn connector(&self, name: &str) -> Result<&ConnectorSettings, ConfigError> {
+        self.connectors.get(name).ok_or_else(|| ConfigError::Invalid {
+            path: self.path.clone(),
+            key: format!("connectors.{name}"),
+            message: if self.connectors.is_empty() {
+                "no connector is configured".to_string()
+            } else {
+                format!(
+                    "no such connector; configured: {}",
+                    self.connectors.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

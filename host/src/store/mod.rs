@@ -1,0 +1,461 @@
+//! The store: one SQLite file (WAL) holding runs and their plans, per-person state (hashes and
+//! cached details, so a resync does not re-fetch unchanged people), the audit log of every
+//! directory change, the quarantine, and the inbound event queue. Never a secret.
+
+mod schema;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+/// A store failure, naming what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("store: {what}: {source}")]
+    Sql {
+        what: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("store: {what}: {source}")]
+    Json {
+        what: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("no run {0} in the store")]
+    NoSuchRun(i64),
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+fn sql(what: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Sql { what, source }
+}
+
+/// A run's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// A dry run: planned, never applied.
+    Planned,
+    /// Held by the safety gate until approved or rejected.
+    Held,
+    /// Being applied.
+    Applying,
+    /// Applied (possibly with some people failed; see the summary).
+    Applied,
+    /// Dropped by `reject`.
+    Rejected,
+    /// Stopped by an error.
+    Failed,
+}
+
+impl RunStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Planned => "planned",
+            RunStatus::Held => "held",
+            RunStatus::Applying => "applying",
+            RunStatus::Applied => "applied",
+            RunStatus::Rejected => "rejected",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> RunStatus {
+        match s {
+            "planned" => RunStatus::Planned,
+            "held" => RunStatus::Held,
+            "applying" => RunStatus::Applying,
+            "applied" => RunStatus::Applied,
+            "rejected" => RunStatus::Rejected,
+            _ => RunStatus::Failed,
+        }
+    }
+}
+
+/// One run as stored.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub id: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub trigger: String,
+    pub status: RunStatus,
+    pub summary: Option<String>,
+    pub plan: Option<String>,
+}
+
+/// What the store remembers of one person.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PersonState {
+    pub person_id: String,
+    /// Hash of the last list item seen.
+    pub list_hash: Option<String>,
+    /// Hash of the list item when the detail was fetched.
+    pub detail_hash: Option<String>,
+    /// The cached detail (a JSON person).
+    pub detail: Option<String>,
+    /// When the detail was fetched (RFC 3339).
+    pub detail_fetched_at: Option<String>,
+    /// When hrsync disabled the account (a date), for delete-after.
+    pub disabled_on: Option<String>,
+}
+
+/// One audit record.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub run_id: Option<i64>,
+    pub at: String,
+    pub person_id: Option<String>,
+    pub dn: Option<String>,
+    pub operation: String,
+    pub detail: String,
+    pub outcome: String,
+}
+
+/// One quarantined record.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantineRecord {
+    pub record_id: String,
+    pub run_id: Option<i64>,
+    pub at: String,
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+/// The SQLite store.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        schema::migrate(&conn).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves a usable connection: SQLite rolls back.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    // ---- runs ----
+
+    /// Starts a run record.
+    pub fn begin_run(&self, trigger: &str) -> Result<i64> {
+        let c = self.conn();
+        c.execute(
+            "INSERT INTO runs (started_at, trigger, status) VALUES (?1, ?2, 'applying')",
+            params![now(), trigger],
+        )
+        .map_err(sql("starting a run"))?;
+        Ok(c.last_insert_rowid())
+    }
+
+    /// Stores a run's plan (JSON) and status.
+    pub fn save_plan<P: Serialize>(&self, run: i64, plan: &P, status: RunStatus) -> Result<()> {
+        let json = serde_json::to_string(plan).map_err(|source| StoreError::Json {
+            what: "encoding a plan",
+            source,
+        })?;
+        self.conn()
+            .execute(
+                "UPDATE runs SET plan = ?2, status = ?3 WHERE id = ?1",
+                params![run, json, status.as_str()],
+            )
+            .map_err(sql("saving a plan"))?;
+        Ok(())
+    }
+
+    /// Sets a run's status (and summary, when given); final statuses stamp the end time.
+    pub fn set_run_status(&self, run: i64, status: RunStatus, summary: Option<&str>) -> Result<()> {
+        let finished = matches!(
+            status,
+            RunStatus::Applied | RunStatus::Rejected | RunStatus::Failed | RunStatus::Planned
+        )
+        .then(now);
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE runs SET status = ?2, summary = COALESCE(?3, summary), finished_at = COALESCE(?4, finished_at) WHERE id = ?1",
+                params![run, status.as_str(), summary, finished],
+            )
+            .map_err(sql("updating a run"))?;
+        if n == 0 {
+            return Err(StoreError::NoSuchRun(run));
+        }
+        Ok(())
+    }
+
+    /// One run.
+    pub fn run(&self, id: i64) -> Result<RunRecord> {
+        self.conn()
+            .query_row(
+                "SELECT id, started_at, finished_at, trigger, status, summary, plan FROM runs WHERE id = ?1",
+                params![id],
+                run_row,
+            )
+            .optional()
+            .map_err(sql("reading a run"))?
+            .ok_or(StoreError::NoSuchRun(id))
+    }
+
+    /// The latest runs, newest first.
+    pub fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
+        let c = self.conn();
+        let mut st = c
+            .prepare("SELECT id, started_at, finished_at, trigger, status, summary, NULL FROM runs ORDER BY id DESC LIMIT ?1")
+            .map_err(sql("listing runs"))?;
+        let rows = st
+            .query_map(params![limit as i64], run_row)
+            .map_err(sql("listing runs"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sql("listing runs"))
+    }
+
+    // ---- people ----
+
+    /// Every person's state.
+    pub fn person_states(&self) -> Result<HashMap<String, PersonState>> {
+        let c = self.conn();
+        let mut st = c
+            .prepare("SELECT person_id, list_hash, detail_hash, detail, detail_fetched_at, disabled_on FROM people")
+            .map_err(sql("reading people"))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(PersonState {
+                    person_id: r.get(0)?,
+                    list_hash: r.get(1)?,
+                    detail_hash: r.get(2)?,
+                    detail: r.get(3)?,
+                    detail_fetched_at: r.get(4)?,
+                    disabled_on: r.get(5)?,
+                })
+            })
+            .map_err(sql("reading people"))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let p = row.map_err(sql("reading people"))?;
+            out.insert(p.person_id.clone(), p);
+        }
+        Ok(out)
+    }
+
+    /// Remembers the list hashes seen in a run, in one transaction.
+    pub fn save_list_hashes(&self, hashes: &[(String, String)]) -> Result<()> {
+        let mut c = self.conn();
+        let tx = c.transaction().map_err(sql("saving list hashes"))?;
+        {
+            let mut st = tx
+                .prepare("INSERT INTO people (person_id, list_hash) VALUES (?1, ?2) ON CONFLICT(person_id) DO UPDATE SET list_hash = excluded.list_hash")
+                .map_err(sql("saving list hashes"))?;
+            for (id, hash) in hashes {
+                st.execute(params![id, hash]).map_err(sql("saving list hashes"))?;
+            }
+        }
+        tx.commit().map_err(sql("saving list hashes"))
+    }
+
+    /// Caches a fetched detail, with the list hash it belongs to. Written as it arrives, so an
+    /// interrupted initial load resumes where it stopped.
+    pub fn save_detail(&self, person_id: &str, list_hash: Option<&str>, detail_json: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO people (person_id, detail_hash, detail, detail_fetched_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(person_id) DO UPDATE SET detail_hash = excluded.detail_hash, detail = excluded.detail, detail_fetched_at = excluded.detail_fetched_at",
+                params![person_id, list_hash, detail_json, now()],
+            )
+            .map_err(sql("saving a detail"))?;
+        Ok(())
+    }
+
+    /// Forgets a cached detail, so the next run fetches it again (e.g. after a webhook).
+    pub fn invalidate_detail(&self, person_id: &str) -> Result<()> {
+        self.conn()
+            .execute("UPDATE people SET detail_hash = NULL WHERE person_id = ?1", params![person_id])
+            .map_err(sql("invalidating a detail"))?;
+        Ok(())
+    }
+
+    /// Records (or clears) the day hrsync disabled a person's account.
+    pub fn set_disabled_on(&self, person_id: &str, day: Option<&str>) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO people (person_id, disabled_on) VALUES (?1, ?2) ON CONFLICT(person_id) DO UPDATE SET disabled_on = excluded.disabled_on",
+                params![person_id, day],
+            )
+            .map_err(sql("recording a disable"))?;
+        Ok(())
+    }
+
+    /// Records today as the disable day of a leaver whose account was already disabled.
+    pub fn mark_disabled_if_missing(&self, person_id: &str, day: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO people (person_id, disabled_on) VALUES (?1, ?2) ON CONFLICT(person_id) DO UPDATE SET disabled_on = COALESCE(people.disabled_on, excluded.disabled_on)",
+                params![person_id, day],
+            )
+            .map_err(sql("recording a disable"))?;
+        Ok(())
+    }
+
+    // ---- audit ----
+
+    /// Appends an audit record.
+    pub fn audit(
+        &self,
+        run: Option<i64>,
+        person_id: Option<&str>,
+        dn: Option<&str>,
+        operation: &str,
+        detail: &str,
+        outcome: &str,
+    ) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO audit (run_id, at, person_id, dn, operation, detail, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![run, now(), person_id, dn, operation, detail, outcome],
+            )
+            .map_err(sql("writing the audit log"))?;
+        Ok(())
+    }
+
+    /// The latest audit records, newest first; optionally of one person or one run.
+    pub fn audit_log(&self, limit: usize, person_id: Option<&str>, run: Option<i64>) -> Result<Vec<AuditRecord>> {
+        let c = self.conn();
+        let mut st = c
+            .prepare(
+                "SELECT id, run_id, at, person_id, dn, operation, detail, outcome FROM audit
+                 WHERE (?1 IS NULL OR person_id = ?1) AND (?2 IS NULL OR run_id = ?2)
+                 ORDER BY id DESC LIMIT ?3",
+            )
+            .map_err(sql("reading the audit log"))?;
+        let rows = st
+            .query_map(params![person_id, run, limit as i64], |r| {
+                Ok(AuditRecord {
+                    id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    at: r.get(2)?,
+                    person_id: r.get(3)?,
+                    dn: r.get(4)?,
+                    operation: r.get(5)?,
+                    detail: r.get(6)?,
+                    outcome: r.get(7)?,
+                })
+            })
+            .map_err(sql("reading the audit log"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sql("reading the audit log"))
+    }
+
+    // ---- quarantine ----
+
+    /// Quarantines a record (replacing an earlier reason for the same record).
+    pub fn quarantine(&self, run: Option<i64>, record_id: &str, field: Option<&str>, reason: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO quarantine (record_id, run_id, at, field, reason) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(record_id) DO UPDATE SET run_id = excluded.run_id, at = excluded.at, field = excluded.field, reason = excluded.reason",
+                params![record_id, run, now(), field, reason],
+            )
+            .map_err(sql("quarantining a record"))?;
+        Ok(())
+    }
+
+    /// Releases a record from quarantine (it came through clean).
+    pub fn release(&self, record_id: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM quarantine WHERE record_id = ?1", params![record_id])
+            .map_err(sql("releasing a record"))?;
+        Ok(())
+    }
+
+    /// Everything in quarantine.
+    pub fn quarantined(&self) -> Result<Vec<QuarantineRecord>> {
+        let c = self.conn();
+        let mut st = c
+            .prepare("SELECT record_id, run_id, at, field, reason FROM quarantine ORDER BY record_id")
+            .map_err(sql("reading the quarantine"))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(QuarantineRecord {
+                    record_id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    at: r.get(2)?,
+                    field: r.get(3)?,
+                    reason: r.get(4)?,
+                })
+            })
+            .map_err(sql("reading the quarantine"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sql("reading the quarantine"))
+    }
+}
+
+fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    let status: String = r.get(4)?;
+    Ok(RunRecord {
+        id: r.get(0)?,
+        started_at: r.get(1)?,
+        finished_at: r.get(2)?,
+        trigger: r.get(3)?,
+        status: RunStatus::parse(&status),
+        summary: r.get(5)?,
+        plan: r.get(6)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn state_survives_reopening_and_quarantine_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hrsync.db");
+        {
+            let s = Store::open(&path).unwrap();
+            s.save_list_hashes(&[("e-1".into(), "h1".into())]).unwrap();
+            s.save_detail("e-1", Some("h1"), "{}").unwrap();
+            let run = s.begin_run("test").unwrap();
+            s.quarantine(Some(run), "e-2", Some("full_name"), "no name").unwrap();
+            s.quarantine(Some(run), "e-2", None, "still no name").unwrap();
+            s.audit(Some(run), Some("e-1"), Some("CN=x"), "create", "{}", "ok").unwrap();
+            s.set_run_status(run, RunStatus::Applied, Some("1 created")).unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let st = s.person_states().unwrap();
+        assert_eq!(st["e-1"].list_hash.as_deref(), Some("h1"));
+        assert_eq!(st["e-1"].detail_hash.as_deref(), Some("h1"));
+        let q = s.quarantined().unwrap();
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].reason, "still no name");
+        assert_eq!(s.audit_log(10, Some("e-1"), None).unwrap().len(), 1);
+        assert_eq!(s.runs(5).unwrap()[0].status, RunStatus::Applied);
+        assert!(matches!(s.run(999), Err(StoreError::NoSuchRun(999))));
+    }
+}

@@ -1,0 +1,71 @@
+//! The store's schema, versioned with SQLite's `user_version`.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: runs, people, audit, quarantine, events.
+    "
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        trigger TEXT NOT NULL,
+        status TEXT NOT NULL,
+        summary TEXT,
+        plan TEXT
+    );
+    CREATE TABLE people (
+        person_id TEXT PRIMARY KEY,
+        list_hash TEXT,
+        detail_hash TEXT,
+        detail TEXT,
+        detail_fetched_at TEXT,
+        disabled_on TEXT
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER,
+        at TEXT NOT NULL,
+        person_id TEXT,
+        dn TEXT,
+        operation TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    );
+    CREATE INDEX audit_person ON audit(person_id);
+    CREATE INDEX audit_run ON audit(run_id);
+    CREATE TABLE quarantine (
+        record_id TEXT PRIMARY KEY,
+        run_id INTEGER,
+        at TEXT NOT NULL,
+        field TEXT,
+        reason TEXT NOT NULL
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        connector TEXT NOT NULL,
+        dedupe_key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        source_type TEXT NOT NULL,
+        person_id TEXT,
+        received_at TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        UNIQUE(connector, dedupe_key)
+    );
+    ",
+];
+
+/// Brings the schema up to date.
+pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        conn.execute_batch(&format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", i + 1))?;
+    }
+    Ok(())
+}

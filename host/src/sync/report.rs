@@ -1,0 +1,86 @@
+//! The plan as an admin reads it: per person, the action and each attribute's old → new.
+
+use std::fmt::Write;
+
+use super::plan::{Op, Plan};
+
+/// One line: what the run would do.
+pub fn summary_line(plan: &Plan) -> String {
+    let s = &plan.summary;
+    format!(
+        "{} people: {} create, {} update, {} move, {} enable, {} disable, {} delete, {} group changes, {} manager changes, {} unchanged, {} out of scope, {} quarantined",
+        s.people, s.create, s.update, s.moves, s.enable, s.disable, s.delete, s.groups, s.managers, s.unchanged, s.out_of_scope, s.quarantined
+    )
+}
+
+fn show(values: &[String]) -> String {
+    match values {
+        [] => "(none)".to_string(),
+        [one] => format!("{one:?}"),
+        many => format!("{many:?}"),
+    }
+}
+
+/// The full plan, person by person (people with nothing to do are left out).
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    for p in &plan.people {
+        if p.ops.is_empty() {
+            if let Some(note) = &p.note {
+                let _ = writeln!(out, "· {} ({}): {note}", p.name, p.person_id);
+            }
+            continue;
+        }
+        let _ = writeln!(out, "● {} ({})", p.name, p.person_id);
+        for op in &p.ops {
+            match op {
+                Op::Create { dn, attributes, enable } => {
+                    let state = if *enable { "enabled" } else { "disabled" };
+                    let _ = writeln!(out, "    create {dn} ({state})");
+                    for (k, v) in attributes {
+                        let _ = writeln!(out, "      {k}: {v:?}");
+                    }
+                }
+                Op::Modify { dn, changes } => {
+                    let _ = writeln!(out, "    update {dn}");
+                    for c in changes {
+                        let new = c.new.as_ref().map_or("(cleared)".to_string(), |v| format!("{v:?}"));
+                        let _ = writeln!(out, "      {}: {} → {new}", c.attribute, show(&c.old));
+                    }
+                }
+                Op::Move { from, to } => {
+                    let _ = writeln!(out, "    move {from}\n      → {to}");
+                }
+                Op::Enable { dn } => {
+                    let _ = writeln!(out, "    enable {dn}");
+                }
+                Op::Disable { dn } => {
+                    let _ = writeln!(out, "    disable {dn}");
+                }
+                Op::AddToGroup { group, .. } => {
+                    let _ = writeln!(out, "    add to group {group}");
+                }
+                Op::RemoveFromGroup { group, .. } => {
+                    let _ = writeln!(out, "    remove from group {group}");
+                }
+                Op::SetManager { old, new, .. } => {
+                    let _ = writeln!(
+                        out,
+                        "    manager: {} → {}",
+                        old.as_deref().unwrap_or("(none)"),
+                        new.as_deref().unwrap_or("(none)")
+                    );
+                }
+                Op::Delete { dn } => {
+                    let _ = writeln!(out, "    DELETE {dn}");
+                }
+            }
+        }
+    }
+    for q in &plan.quarantined {
+        let field = q.field.as_deref().map(|f| format!(", field `{f}`")).unwrap_or_default();
+        let _ = writeln!(out, "✗ quarantined {}{field}: {}", q.record_id, q.reason);
+    }
+    let _ = writeln!(out, "{}", summary_line(plan));
+    out
+}
