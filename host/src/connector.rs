@@ -57,7 +57,10 @@ pub struct Connector {
 
 impl Connector {
     /// Loads the plugin and wires its HTTP backend from the settings.
-    pub fn open(settings: &ConnectorSettings, runtime: &Runtime) -> Result<Connector, ConnectorError> {
+    pub fn open(
+        settings: &ConnectorSettings,
+        runtime: &Runtime,
+    ) -> Result<Connector, ConnectorError> {
         let setup = |message: String| ConnectorError::Setup {
             connector: settings.name.clone(),
             message,
@@ -140,7 +143,11 @@ impl Connector {
     }
 
     /// Runs an outbound action.
-    pub async fn invoke(&self, action: &str, params: &[wit::Field]) -> Result<wit::ActionOutput, ConnectorError> {
+    pub async fn invoke(
+        &self,
+        action: &str,
+        params: &[wit::Field],
+    ) -> Result<wit::ActionOutput, ConnectorError> {
         self.plugin
             .invoke(action, params)
             .await?
@@ -170,10 +177,20 @@ impl Connector {
 /// A sentence for a connector error; the rate-limit wait; whether it is an auth failure.
 pub fn describe_error(e: &wit::ConnectorError) -> (String, Option<u64>, bool) {
     match e {
-        wit::ConnectorError::Auth(m) => (format!("the HR system refused the credentials: {m}"), None, true),
-        wit::ConnectorError::RateLimited(ms) => (format!("rate limited; retry in {ms} ms"), Some(*ms), false),
+        wit::ConnectorError::Auth(m) => (
+            format!("the HR system refused the credentials: {m}"),
+            None,
+            true,
+        ),
+        wit::ConnectorError::RateLimited(ms) => {
+            (format!("rate limited; retry in {ms} ms"), Some(*ms), false)
+        }
         wit::ConnectorError::InvalidData(r) => (rejected(r.clone()).to_string(), None, false),
-        wit::ConnectorError::Remote(r) => (format!("the HR system answered {}: {}", r.status, r.message), None, false),
+        wit::ConnectorError::Remote(r) => (
+            format!("the HR system answered {}: {}", r.status, r.message),
+            None,
+            false,
+        ),
         wit::ConnectorError::Unsupported(m) => (format!("unsupported: {m}"), None, false),
         wit::ConnectorError::Http(m) => (m.clone(), None, m.starts_with("no credentials")),
         wit::ConnectorError::Other(m) => (m.clone(), None, false),

@@ -43,7 +43,9 @@ enum PortMatch {
 
 /// A pattern that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("allowed_hosts entry `{pattern}` is not valid: {reason} (expected scheme://host[:port], e.g. \"https://gateway.remote.com\")")]
+#[error(
+    "allowed_hosts entry `{pattern}` is not valid: {reason} (expected scheme://host[:port], e.g. \"https://gateway.remote.com\")"
+)]
 pub struct PatternError {
     /// The entry as written.
     pub pattern: String,
@@ -86,7 +88,9 @@ impl HostPattern {
         }
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.contains('/') || rest.contains('?') || rest.contains('@') {
-            return Err(err("give only scheme, host and port — no path, query or user"));
+            return Err(err(
+                "give only scheme, host and port — no path, query or user",
+            ));
         }
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) if !h.ends_with(']') || rest.starts_with('[') => {
@@ -108,7 +112,9 @@ impl HostPattern {
         }
         let host = if let Some(suffix) = host.strip_prefix("*.") {
             if suffix.is_empty() || suffix.contains('*') {
-                return Err(err("a wildcard must be followed by a domain, as in *.example.com"));
+                return Err(err(
+                    "a wildcard must be followed by a domain, as in *.example.com",
+                ));
             }
             HostMatch::Subdomain(format!(".{suffix}"))
         } else if host.contains('*') {
@@ -122,7 +128,9 @@ impl HostPattern {
     fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         let host_ok = match &self.host {
             HostMatch::Exact(h) => h == host,
-            HostMatch::Subdomain(suffix) => host.ends_with(suffix.as_str()) && host.len() > suffix.len(),
+            HostMatch::Subdomain(suffix) => {
+                host.ends_with(suffix.as_str()) && host.len() > suffix.len()
+            }
         };
         let port_ok = match self.port {
             PortMatch::Exact(p) => p == port,
@@ -198,7 +206,10 @@ mod tests {
         assert!(!check(&p, "https://gateway.remote.com:8443/"));
         assert!(!check(&p, "http://gateway.remote.com/"));
         assert!(!check(&p, "https://gateway.remote.com.evil.example/"));
-        assert!(!check(&p, "https://evil.example/?https://gateway.remote.com"));
+        assert!(!check(
+            &p,
+            "https://evil.example/?https://gateway.remote.com"
+        ));
     }
 
     #[test]
@@ -214,7 +225,13 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_explained() {
-        for bad in ["gateway.remote.com", "ftp://x", "https://x/path", "https://a*.b", "https://x:port"] {
+        for bad in [
+            "gateway.remote.com",
+            "ftp://x",
+            "https://x/path",
+            "https://a*.b",
+            "https://x:port",
+        ] {
             let e = AllowedHosts::parse(&[bad]).unwrap_err();
             assert_eq!(e.pattern, bad);
             assert!(e.to_string().contains("expected scheme://host[:port]"));
@@ -225,9 +242,16 @@ mod tests {
     fn denial_names_the_line_to_add() {
         let allowed = AllowedHosts::parse(&["https://gateway.remote.com"]).unwrap();
         let e = allowed
-            .check("remote", &Url::parse("https://evil.example:8443/steal").unwrap())
+            .check(
+                "remote",
+                &Url::parse("https://evil.example:8443/steal").unwrap(),
+            )
             .unwrap_err();
         assert_eq!(e.origin, "https://evil.example:8443");
-        assert!(e.to_string().contains("add \"https://evil.example:8443\" to allowed_hosts in [connectors.remote]"));
+        assert!(
+            e.to_string().contains(
+                "add \"https://evil.example:8443\" to allowed_hosts in [connectors.remote]"
+            )
+        );
     }
 }

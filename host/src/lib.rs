@@ -4,13 +4,14 @@
 //! runs HR connectors as sandboxed WebAssembly components (see `wit/connector.wit`).
 
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod connector;
 pub mod directory;
 pub mod egress;
 pub mod http;
+pub mod mapping;
 pub mod runtime;
 pub mod secret;
 pub mod store;
 pub mod sync;
-pub mod mapping;

@@ -27,7 +27,9 @@ fn main() -> ExitCode {
         Some(other) => Err(anyhow::anyhow!(
             "unknown task `{other}`; tasks: build-plugins, test, demo, bench"
         )),
-        None => Err(anyhow::anyhow!("usage: cargo xtask <build-plugins|test|demo|bench>")),
+        None => Err(anyhow::anyhow!(
+            "usage: cargo xtask <build-plugins|test|demo|bench>"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -59,7 +61,9 @@ fn cargo() -> Command {
 
 fn run(cmd: &mut Command) -> Result<()> {
     let shown = format!("{cmd:?}");
-    let status = cmd.status().with_context(|| format!("cannot start {shown}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
     if !status.success() {
         bail!("{shown} failed with {status}");
     }
@@ -128,10 +132,18 @@ fn demo(extra: &[String]) -> Result<()> {
     let plugins = build_plugins()?;
     let samba = Samba::start()?;
     let mut cmd = cargo();
-    cmd.args(["run", "--quiet", "-p", "hrsync-tests", "--bin", "hrsync-demo", "--"])
-        .env("HRSYNC_PLUGIN_DIR", &plugins)
-        .env("HRSYNC_AD_ENV", samba.env_file())
-        .args(extra);
+    cmd.args([
+        "run",
+        "--quiet",
+        "-p",
+        "hrsync-tests",
+        "--bin",
+        "hrsync-demo",
+        "--",
+    ])
+    .env("HRSYNC_PLUGIN_DIR", &plugins)
+    .env("HRSYNC_AD_ENV", samba.env_file())
+    .args(extra);
     run(&mut cmd)
 }
 

@@ -87,7 +87,11 @@ const EARLY: Duration = Duration::from_secs(60);
 
 impl TokenSource {
     /// A token source; token requests count against `governor` like any other request.
-    pub fn new(credentials: Credentials, client: reqwest::Client, governor: Arc<RateGovernor>) -> Self {
+    pub fn new(
+        credentials: Credentials,
+        client: reqwest::Client,
+        governor: Arc<RateGovernor>,
+    ) -> Self {
         TokenSource {
             credentials,
             client,
@@ -256,7 +260,9 @@ async fn send(
     request: oauth2::HttpRequest,
 ) -> Result<oauth2::HttpResponse, reqwest::Error> {
     let (parts, body) = request.into_parts();
-    let mut builder = client.request(parts.method, parts.uri.to_string()).body(body);
+    let mut builder = client
+        .request(parts.method, parts.uri.to_string())
+        .body(body);
     for (name, value) in &parts.headers {
         builder = builder.header(name, value);
     }

@@ -15,13 +15,19 @@ pub struct RefreshTokenFile {
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshFileError {
     #[error("cannot read the refresh token from {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the refresh token file {path} is empty")]
     Empty { path: PathBuf },
     #[error(
         "cannot save the rotated refresh token to {path}: {source}. The previous token is no longer valid; re-authorize hrsync in Remote"
     )]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl RefreshTokenFile {
@@ -37,10 +43,11 @@ impl RefreshTokenFile {
 
     /// The current refresh token.
     pub fn read(&self) -> Result<Secret, RefreshFileError> {
-        let text = std::fs::read_to_string(&self.path).map_err(|source| RefreshFileError::Read {
-            path: self.path.clone(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(&self.path).map_err(|source| RefreshFileError::Read {
+                path: self.path.clone(),
+                source,
+            })?;
         let token = text.trim();
         if token.is_empty() {
             return Err(RefreshFileError::Empty {
@@ -57,7 +64,11 @@ impl RefreshTokenFile {
             path: self.path.clone(),
             source,
         };
-        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = self
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let name = self
             .path
             .file_name()
@@ -103,6 +114,10 @@ mod tests {
             let mode = std::fs::metadata(f.path()).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 }

@@ -26,7 +26,10 @@ use crate::sync::rules::SyncRules;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{path}: `{key}`: {message}")]
@@ -197,7 +200,13 @@ impl Config {
             message: e.to_string(),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
         let invalid = |key: &str, message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
             key: key.to_string(),
@@ -246,7 +255,9 @@ impl Config {
             let credentials = match c.auth {
                 RawAuth::None => Credentials::None,
                 RawAuth::ApiToken { token } => Credentials::ApiToken(
-                    token.read(base).map_err(|m| invalid(&key("auth.token"), m))?,
+                    token
+                        .read(base)
+                        .map_err(|m| invalid(&key("auth.token"), m))?,
                 ),
                 RawAuth::ClientCredentials {
                     token_url,
@@ -285,7 +296,8 @@ impl Config {
             if let Some(s) = c.webhook_secret {
                 secrets.insert(
                     "webhook_secret".to_string(),
-                    s.read(base).map_err(|m| invalid(&key("webhook_secret"), m))?,
+                    s.read(base)
+                        .map_err(|m| invalid(&key("webhook_secret"), m))?,
                 );
             }
             let settings = c
@@ -335,18 +347,24 @@ impl Config {
 
     /// One connector by name, or an error that lists the configured ones.
     pub fn connector(&self, name: &str) -> Result<&ConnectorSettings, ConfigError> {
-        self.connectors.get(name).ok_or_else(|| ConfigError::Invalid {
-            path: self.path.clone(),
-            key: format!("connectors.{name}"),
-            message: if self.connectors.is_empty() {
-                "no connector is configured".to_string()
-            } else {
-                format!(
-                    "no such connector; configured: {}",
-                    self.connectors.keys().cloned().collect::<Vec<_>>().join(", ")
-                )
-            },
-        })
+        self.connectors
+            .get(name)
+            .ok_or_else(|| ConfigError::Invalid {
+                path: self.path.clone(),
+                key: format!("connectors.{name}"),
+                message: if self.connectors.is_empty() {
+                    "no connector is configured".to_string()
+                } else {
+                    format!(
+                        "no such connector; configured: {}",
+                        self.connectors
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+            })
     }
 }
 

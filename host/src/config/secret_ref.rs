@@ -49,7 +49,11 @@ impl SecretRef {
                 Err(_) => Err(format!("the environment variable {name} is not set")),
             },
             SecretRef::File(p) => {
-                let path = if p.is_absolute() { p.clone() } else { base.join(p) };
+                let path = if p.is_absolute() {
+                    p.clone()
+                } else {
+                    base.join(p)
+                };
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 let v = text.trim();

@@ -33,7 +33,8 @@ impl Budget {
             "min" | "m" => Duration::from_secs(60),
             "h" | "hour" => Duration::from_secs(3600),
             _ => {
-                let (num, unit) = per.split_at(per.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
+                let (num, unit) =
+                    per.split_at(per.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
                 let num: u64 = num.parse().map_err(|_| bad())?;
                 match unit {
                     "ms" => Duration::from_millis(num),
@@ -83,7 +84,11 @@ impl RateGovernor {
                 let now = Instant::now();
                 let mut wait_until = s.blocked_until.filter(|t| *t > now);
                 if let Some(b) = self.budget {
-                    while s.sent.front().is_some_and(|t| now.duration_since(*t) >= b.window) {
+                    while s
+                        .sent
+                        .front()
+                        .is_some_and(|t| now.duration_since(*t) >= b.window)
+                    {
                         s.sent.pop_front();
                     }
                     if s.sent.len() >= b.requests as usize {
@@ -101,13 +106,22 @@ impl RateGovernor {
                     Some(t) => t,
                 }
             };
-            tracing::debug!(wait_ms = wait.saturating_duration_since(Instant::now()).as_millis() as u64, "rate limit: waiting");
+            tracing::debug!(
+                wait_ms = wait.saturating_duration_since(Instant::now()).as_millis() as u64,
+                "rate limit: waiting"
+            );
             tokio::time::sleep_until(wait).await;
         }
     }
 
     /// Reads the server's rate-limit headers from an answer.
-    pub async fn observe(&self, status: u16, remaining: Option<u64>, reset_ms: Option<u64>, retry_after_s: Option<u64>) {
+    pub async fn observe(
+        &self,
+        status: u16,
+        remaining: Option<u64>,
+        reset_ms: Option<u64>,
+        retry_after_s: Option<u64>,
+    ) {
         let now = Instant::now();
         let block = if status == 429 {
             Some(
@@ -137,16 +151,31 @@ mod tests {
 
     #[test]
     fn budgets_parse() {
-        assert_eq!(Budget::parse("20/min").unwrap(), Budget { requests: 20, window: Duration::from_secs(60) });
-        assert_eq!(Budget::parse("20/2s").unwrap().window, Duration::from_secs(2));
-        assert_eq!(Budget::parse("5/500ms").unwrap().window, Duration::from_millis(500));
+        assert_eq!(
+            Budget::parse("20/min").unwrap(),
+            Budget {
+                requests: 20,
+                window: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(
+            Budget::parse("20/2s").unwrap().window,
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            Budget::parse("5/500ms").unwrap().window,
+            Duration::from_millis(500)
+        );
         assert!(Budget::parse("20").is_err());
         assert!(Budget::parse("0/min").is_err());
     }
 
     #[tokio::test(start_paused = true)]
     async fn never_more_than_the_budget_in_a_window() {
-        let g = RateGovernor::new(Some(Budget { requests: 3, window: Duration::from_secs(10) }));
+        let g = RateGovernor::new(Some(Budget {
+            requests: 3,
+            window: Duration::from_secs(10),
+        }));
         let start = Instant::now();
         let mut times = Vec::new();
         for _ in 0..7 {
@@ -158,7 +187,10 @@ mod tests {
         assert!(times[3] >= Duration::from_secs(10));
         assert!(times[6] >= Duration::from_secs(20));
         for w in times.windows(4) {
-            assert!(w[3] - w[0] >= Duration::from_secs(10), "4 requests within one window: {times:?}");
+            assert!(
+                w[3] - w[0] >= Duration::from_secs(10),
+                "4 requests within one window: {times:?}"
+            );
         }
     }
 

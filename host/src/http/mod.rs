@@ -188,7 +188,12 @@ impl ConnectorHttp {
             };
             let retry_after = header("retry-after");
             self.governor
-                .observe(status, header("x-ratelimit-remaining"), header("x-ratelimit-reset"), retry_after)
+                .observe(
+                    status,
+                    header("x-ratelimit-remaining"),
+                    header("x-ratelimit-reset"),
+                    retry_after,
+                )
                 .await;
             if status == 429 {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
@@ -206,7 +211,11 @@ impl ConnectorHttp {
             if transient && attempt < retry.max_retries {
                 // For 429 the governor already waits for the server's reset; add backoff only
                 // for 5xx.
-                let wait = if status == 429 { Duration::ZERO } else { retry.backoff(attempt) };
+                let wait = if status == 429 {
+                    Duration::ZERO
+                } else {
+                    retry.backoff(attempt)
+                };
                 tracing::warn!(url = %redact(&url), status, attempt, "transient answer; retrying");
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
                 attempt += 1;
@@ -231,7 +240,10 @@ async fn read_response(response: reqwest::Response) -> Result<HttpResponse, Http
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    if response.content_length().is_some_and(|n| n as usize > MAX_BODY) {
+    if response
+        .content_length()
+        .is_some_and(|n| n as usize > MAX_BODY)
+    {
         return Err(HttpError::Transport(format!(
             "the answer is larger than {} MiB",
             MAX_BODY >> 20

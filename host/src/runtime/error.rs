@@ -30,7 +30,9 @@ pub enum PluginError {
     )]
     NotAConnector { plugin: String, exports: String },
     /// The plugin ran past its wall-clock deadline.
-    #[error("plugin `{plugin}` did not finish `{call}` within its limit of {limit:?} and was stopped")]
+    #[error(
+        "plugin `{plugin}` did not finish `{call}` within its limit of {limit:?} and was stopped"
+    )]
     Deadline {
         plugin: String,
         call: &'static str,

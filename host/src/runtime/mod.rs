@@ -263,7 +263,12 @@ impl Plugin {
     }
 
     /// Turns a wasmtime error into a [`PluginError`] that names the plugin and the call.
-    fn failure(&self, store: &Store<PluginState>, call: &'static str, e: wasmtime::Error) -> PluginError {
+    fn failure(
+        &self,
+        store: &Store<PluginState>,
+        call: &'static str,
+        e: wasmtime::Error,
+    ) -> PluginError {
         let plugin = self.context.name.clone();
         if store.data().limiter.memory_denied {
             return PluginError::Memory {
@@ -280,10 +285,15 @@ impl Plugin {
             };
         }
         let (_, stderr) = store.data().output();
-        let panic_line = stderr
-            .lines()
-            .find(|l| l.contains("panicked"))
-            .map(str::to_string);
+        // Rust prints `thread '…' panicked at FILE:LINE:COL:` and the message on the next line.
+        let lines: Vec<&str> = stderr.lines().collect();
+        let panic_line = lines.iter().position(|l| l.contains("panicked")).map(|i| {
+            let at = lines[i].trim_end_matches(':');
+            match lines.get(i + 1) {
+                Some(message) => format!("{}: {at}", message.trim()),
+                None => at.to_string(),
+            }
+        });
         let message = match (e.downcast_ref::<Trap>(), panic_line) {
             (_, Some(line)) => line,
             (Some(trap), None) => trap.to_string(),

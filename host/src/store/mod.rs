@@ -235,7 +235,8 @@ impl Store {
         let rows = st
             .query_map(params![limit as i64], run_row)
             .map_err(sql("listing runs"))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(sql("listing runs"))
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql("listing runs"))
     }
 
     // ---- people ----
@@ -275,7 +276,8 @@ impl Store {
                 .prepare("INSERT INTO people (person_id, list_hash) VALUES (?1, ?2) ON CONFLICT(person_id) DO UPDATE SET list_hash = excluded.list_hash")
                 .map_err(sql("saving list hashes"))?;
             for (id, hash) in hashes {
-                st.execute(params![id, hash]).map_err(sql("saving list hashes"))?;
+                st.execute(params![id, hash])
+                    .map_err(sql("saving list hashes"))?;
             }
         }
         tx.commit().map_err(sql("saving list hashes"))
@@ -283,7 +285,12 @@ impl Store {
 
     /// Caches a fetched detail, with the list hash it belongs to. Written as it arrives, so an
     /// interrupted initial load resumes where it stopped.
-    pub fn save_detail(&self, person_id: &str, list_hash: Option<&str>, detail_json: &str) -> Result<()> {
+    pub fn save_detail(
+        &self,
+        person_id: &str,
+        list_hash: Option<&str>,
+        detail_json: &str,
+    ) -> Result<()> {
         self.conn()
             .execute(
                 "INSERT INTO people (person_id, detail_hash, detail, detail_fetched_at) VALUES (?1, ?2, ?3, ?4)
@@ -297,7 +304,10 @@ impl Store {
     /// Forgets a cached detail, so the next run fetches it again (e.g. after a webhook).
     pub fn invalidate_detail(&self, person_id: &str) -> Result<()> {
         self.conn()
-            .execute("UPDATE people SET detail_hash = NULL WHERE person_id = ?1", params![person_id])
+            .execute(
+                "UPDATE people SET detail_hash = NULL WHERE person_id = ?1",
+                params![person_id],
+            )
             .map_err(sql("invalidating a detail"))?;
         Ok(())
     }
@@ -346,7 +356,12 @@ impl Store {
     }
 
     /// The latest audit records, newest first; optionally of one person or one run.
-    pub fn audit_log(&self, limit: usize, person_id: Option<&str>, run: Option<i64>) -> Result<Vec<AuditRecord>> {
+    pub fn audit_log(
+        &self,
+        limit: usize,
+        person_id: Option<&str>,
+        run: Option<i64>,
+    ) -> Result<Vec<AuditRecord>> {
         let c = self.conn();
         let mut st = c
             .prepare(
@@ -369,13 +384,20 @@ impl Store {
                 })
             })
             .map_err(sql("reading the audit log"))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(sql("reading the audit log"))
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql("reading the audit log"))
     }
 
     // ---- quarantine ----
 
     /// Quarantines a record (replacing an earlier reason for the same record).
-    pub fn quarantine(&self, run: Option<i64>, record_id: &str, field: Option<&str>, reason: &str) -> Result<()> {
+    pub fn quarantine(
+        &self,
+        run: Option<i64>,
+        record_id: &str,
+        field: Option<&str>,
+        reason: &str,
+    ) -> Result<()> {
         self.conn()
             .execute(
                 "INSERT INTO quarantine (record_id, run_id, at, field, reason) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -389,7 +411,10 @@ impl Store {
     /// Releases a record from quarantine (it came through clean).
     pub fn release(&self, record_id: &str) -> Result<()> {
         self.conn()
-            .execute("DELETE FROM quarantine WHERE record_id = ?1", params![record_id])
+            .execute(
+                "DELETE FROM quarantine WHERE record_id = ?1",
+                params![record_id],
+            )
             .map_err(sql("releasing a record"))?;
         Ok(())
     }
@@ -398,7 +423,9 @@ impl Store {
     pub fn quarantined(&self) -> Result<Vec<QuarantineRecord>> {
         let c = self.conn();
         let mut st = c
-            .prepare("SELECT record_id, run_id, at, field, reason FROM quarantine ORDER BY record_id")
+            .prepare(
+                "SELECT record_id, run_id, at, field, reason FROM quarantine ORDER BY record_id",
+            )
             .map_err(sql("reading the quarantine"))?;
         let rows = st
             .query_map([], |r| {
@@ -411,7 +438,8 @@ impl Store {
                 })
             })
             .map_err(sql("reading the quarantine"))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(sql("reading the quarantine"))
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql("reading the quarantine"))
     }
 }
 
@@ -442,10 +470,14 @@ mod tests {
             s.save_list_hashes(&[("e-1".into(), "h1".into())]).unwrap();
             s.save_detail("e-1", Some("h1"), "{}").unwrap();
             let run = s.begin_run("test").unwrap();
-            s.quarantine(Some(run), "e-2", Some("full_name"), "no name").unwrap();
-            s.quarantine(Some(run), "e-2", None, "still no name").unwrap();
-            s.audit(Some(run), Some("e-1"), Some("CN=x"), "create", "{}", "ok").unwrap();
-            s.set_run_status(run, RunStatus::Applied, Some("1 created")).unwrap();
+            s.quarantine(Some(run), "e-2", Some("full_name"), "no name")
+                .unwrap();
+            s.quarantine(Some(run), "e-2", None, "still no name")
+                .unwrap();
+            s.audit(Some(run), Some("e-1"), Some("CN=x"), "create", "{}", "ok")
+                .unwrap();
+            s.set_run_status(run, RunStatus::Applied, Some("1 created"))
+                .unwrap();
         }
         let s = Store::open(&path).unwrap();
         let st = s.person_states().unwrap();

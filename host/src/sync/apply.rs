@@ -37,27 +37,42 @@ pub struct ApplyContext {
 }
 
 /// Applies the plans.
-pub async fn apply(people: Vec<PersonPlan>, ctx: &ApplyContext, progress: &Progress) -> Result<Applied, SyncError> {
+pub async fn apply(
+    people: Vec<PersonPlan>,
+    ctx: &ApplyContext,
+    progress: &Progress,
+) -> Result<Applied, SyncError> {
     let total: usize = people.iter().map(|p| p.ops.len()).sum();
     let bar = Arc::new(progress.bar("applying", Some(total as u64)));
     let (managers, first): (Vec<PersonPlan>, Vec<PersonPlan>) = (
         people
             .iter()
             .map(|p| PersonPlan {
-                ops: p.ops.iter().filter(|o| matches!(o, Op::SetManager { .. })).cloned().collect(),
+                ops: p
+                    .ops
+                    .iter()
+                    .filter(|o| matches!(o, Op::SetManager { .. }))
+                    .cloned()
+                    .collect(),
                 ..p.clone()
             })
             .collect(),
         people
             .into_iter()
             .map(|p| PersonPlan {
-                ops: p.ops.iter().filter(|o| !matches!(o, Op::SetManager { .. })).cloned().collect(),
+                ops: p
+                    .ops
+                    .iter()
+                    .filter(|o| !matches!(o, Op::SetManager { .. }))
+                    .cloned()
+                    .collect(),
                 ..p
             })
             .collect(),
     );
     let mut out = run_phase(first, ctx, bar.clone()).await?;
-    let failed: std::collections::HashSet<String> = out.failed.iter().map(|q| q.record_id.clone()).collect();
+    let failed: std::collections::HashSet<String> =
+        out.failed.iter().map(|q| q.record_id.clone()).collect();
     let managers: Vec<PersonPlan> = managers
         .into_iter()
         .filter(|p| !p.ops.is_empty() && !failed.contains(&p.person_id))
@@ -65,7 +80,11 @@ pub async fn apply(people: Vec<PersonPlan>, ctx: &ApplyContext, progress: &Progr
     let second = run_phase(managers, ctx, bar.clone()).await?;
     out.operations += second.operations;
     out.failed.extend(second.failed);
-    bar.finish(&format!("{} operations applied, {} people failed", out.operations, out.failed.len()));
+    bar.finish(&format!(
+        "{} operations applied, {} people failed",
+        out.operations,
+        out.failed.len()
+    ));
     Ok(out)
 }
 
@@ -74,7 +93,10 @@ async fn run_phase(
     ctx: &ApplyContext,
     bar: Arc<super::progress::Bar>,
 ) -> Result<Applied, SyncError> {
-    let people: Vec<PersonPlan> = people.into_iter().filter(|p| !p.ops.is_empty() || p.leaver).collect();
+    let people: Vec<PersonPlan> = people
+        .into_iter()
+        .filter(|p| !p.ops.is_empty() || p.leaver)
+        .collect();
     if people.is_empty() {
         return Ok(Applied::default());
     }
@@ -105,7 +127,8 @@ async fn run_phase(
     }
     let mut out = Applied::default();
     while let Some(joined) = tasks.join_next().await {
-        let part = joined.map_err(|e| SyncError::Interrupted(format!("an apply worker stopped: {e}")))??;
+        let part = joined
+            .map_err(|e| SyncError::Interrupted(format!("an apply worker stopped: {e}")))??;
         out.operations += part.operations;
         out.failed.extend(part.failed);
     }
@@ -113,7 +136,11 @@ async fn run_phase(
 }
 
 /// Applies one person's operations in order; stops at the first failure.
-async fn apply_person(dir: &mut Directory, ctx: &ApplyContext, p: &PersonPlan) -> (usize, Option<Quarantined>) {
+async fn apply_person(
+    dir: &mut Directory,
+    ctx: &ApplyContext,
+    p: &PersonPlan,
+) -> (usize, Option<Quarantined>) {
     let mut done = 0;
     for op in &p.ops {
         let detail = serde_json::to_string(op).unwrap_or_default();
@@ -121,14 +148,26 @@ async fn apply_person(dir: &mut Directory, ctx: &ApplyContext, p: &PersonPlan) -
         match apply_op(dir, ctx, p, op).await {
             Ok(()) => {
                 done += 1;
-                let _ = ctx.store.audit(Some(ctx.run), Some(&p.person_id), Some(dn), name, &detail, "ok");
+                let _ = ctx.store.audit(
+                    Some(ctx.run),
+                    Some(&p.person_id),
+                    Some(dn),
+                    name,
+                    &detail,
+                    "ok",
+                );
             }
             Err(e) => {
                 let reason = e.to_string();
                 tracing::warn!(op = name, dn, error = %reason, "operation failed");
-                let _ = ctx
-                    .store
-                    .audit(Some(ctx.run), Some(&p.person_id), Some(dn), name, &detail, &format!("error: {reason}"));
+                let _ = ctx.store.audit(
+                    Some(ctx.run),
+                    Some(&p.person_id),
+                    Some(dn),
+                    name,
+                    &detail,
+                    &format!("error: {reason}"),
+                );
                 return (
                     done,
                     Some(Quarantined {
@@ -141,7 +180,9 @@ async fn apply_person(dir: &mut Directory, ctx: &ApplyContext, p: &PersonPlan) -
         }
     }
     if p.leaver && !p.ops.iter().any(|o| matches!(o, Op::Disable { .. })) {
-        let _ = ctx.store.mark_disabled_if_missing(&p.person_id, &ctx.today.to_string());
+        let _ = ctx
+            .store
+            .mark_disabled_if_missing(&p.person_id, &ctx.today.to_string());
     }
     (done, None)
 }
@@ -160,9 +201,18 @@ fn op_name(op: &Op) -> (&'static str, &str) {
     }
 }
 
-async fn apply_op(dir: &mut Directory, ctx: &ApplyContext, p: &PersonPlan, op: &Op) -> Result<(), DirectoryError> {
+async fn apply_op(
+    dir: &mut Directory,
+    ctx: &ApplyContext,
+    p: &PersonPlan,
+    op: &Op,
+) -> Result<(), DirectoryError> {
     match op {
-        Op::Create { dn, attributes, enable } => {
+        Op::Create {
+            dn,
+            attributes,
+            enable,
+        } => {
             if let Some(parent) = escape::parent_dn(dn) {
                 dir.ensure_ou(parent).await?;
             }
@@ -172,9 +222,17 @@ async fn apply_op(dir: &mut Directory, ctx: &ApplyContext, p: &PersonPlan, op: &
                 .collect();
             attrs.push((
                 "objectClass".into(),
-                vec!["top".into(), "person".into(), "organizationalPerson".into(), "user".into()],
+                vec![
+                    "top".into(),
+                    "person".into(),
+                    "organizationalPerson".into(),
+                    "user".into(),
+                ],
             ));
-            attrs.push(("userAccountControl".into(), vec![crate::directory::uac::DISABLED_USER.to_string()]));
+            attrs.push((
+                "userAccountControl".into(),
+                vec![crate::directory::uac::DISABLED_USER.to_string()],
+            ));
             dir.add(dn, &attrs).await?;
             if ctx.set_initial_password {
                 // Random, never stored or logged; the person gets a reset through IT's usual channel.
@@ -206,7 +264,9 @@ async fn apply_op(dir: &mut Directory, ctx: &ApplyContext, p: &PersonPlan, op: &
         }
         Op::Disable { dn } => {
             dir.disable(dn).await?;
-            let _ = ctx.store.set_disabled_on(&p.person_id, Some(&ctx.today.to_string()));
+            let _ = ctx
+                .store
+                .set_disabled_on(&p.person_id, Some(&ctx.today.to_string()));
         }
         Op::AddToGroup { group, dn } => {
             dir.add_member(group, dn).await?;

@@ -23,7 +23,7 @@ use crate::mapping::{Mapper, MappingError};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::{RunStatus, Store, StoreError};
 use apply::{Applied, ApplyContext};
-use plan::{Plan, PlanInput, PersonPlan};
+use plan::{PersonPlan, Plan, PlanInput};
 use progress::Progress;
 use snapshot::{Account, Snapshot};
 use structure::Structure;
@@ -107,10 +107,12 @@ pub fn directory_config(d: &DirectorySettings) -> DirectoryConfig {
 impl Engine {
     /// Opens the store, loads the connector's plugin, compiles the templates.
     pub fn open(config: Config, runtime: &Runtime) -> Result<Engine, SyncError> {
-        let directory = config
-            .directory
-            .clone()
-            .ok_or_else(|| SyncError::Config(format!("{}: there is no [directory] section", config.path.display())))?;
+        let directory = config.directory.clone().ok_or_else(|| {
+            SyncError::Config(format!(
+                "{}: there is no [directory] section",
+                config.path.display()
+            ))
+        })?;
         let connector_settings = config
             .connector(&config.sync.connector)
             .map_err(|e| SyncError::Config(e.to_string()))?;
@@ -159,7 +161,9 @@ impl Engine {
     }
 
     fn today(&self, now: Option<DateTime<Utc>>) -> NaiveDate {
-        now.unwrap_or_else(Utc::now).with_timezone(&self.tz).date_naive()
+        now.unwrap_or_else(Utc::now)
+            .with_timezone(&self.tz)
+            .date_naive()
     }
 
     /// Reads the managed accounts.
@@ -184,20 +188,32 @@ impl Engine {
             .iter()
             .filter(|(_, r)| r.unique.is_some())
             .map(|(k, _)| k.clone())
-            .chain(["sAMAccountName".to_string(), "userPrincipalName".to_string()])
+            .chain([
+                "sAMAccountName".to_string(),
+                "userPrincipalName".to_string(),
+            ])
             .collect();
         let mut seen = HashSet::new();
         attrs.retain(|a| seen.insert(a.to_ascii_lowercase()));
         let attr_refs: Vec<&str> = attrs.iter().map(String::as_str).collect();
         let mut dir = Directory::connect(&directory_config(&self.directory)).await?;
         let entries = dir
-            .search_paged(&self.directory.base_dn, "(&(objectCategory=person)(objectClass=user))", &attr_refs)
+            .search_paged(
+                &self.directory.base_dn,
+                "(&(objectCategory=person)(objectClass=user))",
+                &attr_refs,
+            )
             .await?;
         let _ = dir.unbind().await;
         let accounts: Vec<Account> = entries.iter().map(Account::from_entry).collect();
         let match_attrs: Vec<&str> = rules.matches.iter().map(|m| m.directory.as_str()).collect();
         let unique_refs: Vec<&str> = unique.iter().map(String::as_str).collect();
-        Ok(Snapshot::new(accounts, &rules.anchor, &match_attrs, &unique_refs))
+        Ok(Snapshot::new(
+            accounts,
+            &rules.anchor,
+            &match_attrs,
+            &unique_refs,
+        ))
     }
 
     /// Termination dates from the connector action named in `sync.termination_dates_action`.
@@ -212,7 +228,10 @@ impl Engine {
             if item["status"].as_str() == Some("canceled") {
                 continue;
             }
-            let (Some(id), Some(date)) = (item["employment_id"].as_str(), item["termination_date"].as_str()) else {
+            let (Some(id), Some(date)) = (
+                item["employment_id"].as_str(),
+                item["termination_date"].as_str(),
+            ) else {
                 continue;
             };
             if let Ok(d) = NaiveDate::parse_from_str(date.get(..10).unwrap_or(date), "%Y-%m-%d") {
@@ -223,21 +242,36 @@ impl Engine {
     }
 
     /// Plans, and with `apply`, applies — holding destructive changes past the safety gate.
-    pub async fn run(&self, opts: &RunOptions, progress: &Progress) -> Result<RunReport, SyncError> {
-        let trigger = if opts.trigger.is_empty() { "cli" } else { &opts.trigger };
+    pub async fn run(
+        &self,
+        opts: &RunOptions,
+        progress: &Progress,
+    ) -> Result<RunReport, SyncError> {
+        let trigger = if opts.trigger.is_empty() {
+            "cli"
+        } else {
+            &opts.trigger
+        };
         let run_id = self.store.begin_run(trigger)?;
         let span = tracing::info_span!("run", id = run_id, trigger);
         let _enter = span.enter();
         match self.run_inner(run_id, opts, progress).await {
             Ok(report) => Ok(report),
             Err(e) => {
-                let _ = self.store.set_run_status(run_id, RunStatus::Failed, Some(&e.to_string()));
+                let _ = self
+                    .store
+                    .set_run_status(run_id, RunStatus::Failed, Some(&e.to_string()));
                 Err(e)
             }
         }
     }
 
-    async fn run_inner(&self, run_id: i64, opts: &RunOptions, progress: &Progress) -> Result<RunReport, SyncError> {
+    async fn run_inner(
+        &self,
+        run_id: i64,
+        opts: &RunOptions,
+        progress: &Progress,
+    ) -> Result<RunReport, SyncError> {
         let rules = &self.config.sync;
         let today = self.today(opts.now);
         let sourced = match &opts.only {
@@ -266,7 +300,8 @@ impl Engine {
         });
 
         for q in &plan.quarantined {
-            self.store.quarantine(Some(run_id), &q.record_id, q.field.as_deref(), &q.reason)?;
+            self.store
+                .quarantine(Some(run_id), &q.record_id, q.field.as_deref(), &q.reason)?;
         }
         for p in &plan.people {
             self.store.release(&p.person_id)?;
@@ -284,8 +319,10 @@ impl Engine {
         };
         let summary = report::summary_line(&report.plan);
         if !opts.apply {
-            self.store.save_plan(run_id, &report.plan, RunStatus::Planned)?;
-            self.store.set_run_status(run_id, RunStatus::Planned, Some(&summary))?;
+            self.store
+                .save_plan(run_id, &report.plan, RunStatus::Planned)?;
+            self.store
+                .set_run_status(run_id, RunStatus::Planned, Some(&summary))?;
             return Ok(report);
         }
 
@@ -294,7 +331,8 @@ impl Engine {
         let managed = report.plan.summary.managed.max(1);
         let percent = destructive as f64 * 100.0 / managed as f64;
         let gate = &rules.safety;
-        let hold = destructive > 0 && (destructive > gate.max_destructive || percent > gate.max_destructive_percent);
+        let hold = destructive > 0
+            && (destructive > gate.max_destructive || percent > gate.max_destructive_percent);
         let (now, later): (Vec<PersonPlan>, Vec<PersonPlan>) = report
             .plan
             .people
@@ -302,7 +340,11 @@ impl Engine {
             .cloned()
             .partition(|p| !hold || !p.ops.iter().any(|o| o.is_destructive()));
         if hold {
-            tracing::warn!(destructive, percent, "safety gate: destructive changes held for approval");
+            tracing::warn!(
+                destructive,
+                percent,
+                "safety gate: destructive changes held for approval"
+            );
             report.held = later.iter().map(|p| p.person_id.clone()).collect();
         }
 
@@ -329,9 +371,11 @@ impl Engine {
                 )),
             )?;
         } else {
-            self.store.save_plan(run_id, &report.plan, RunStatus::Applied)?;
+            self.store
+                .save_plan(run_id, &report.plan, RunStatus::Applied)?;
             report.status = RunStatus::Applied;
-            self.store.set_run_status(run_id, RunStatus::Applied, Some(&summary))?;
+            self.store
+                .set_run_status(run_id, RunStatus::Applied, Some(&summary))?;
         }
         Ok(report)
     }
@@ -349,7 +393,8 @@ impl Engine {
 
     fn record_failures(&self, run: i64, applied: &Applied) -> Result<(), SyncError> {
         for f in &applied.failed {
-            self.store.quarantine(Some(run), &f.record_id, f.field.as_deref(), &f.reason)?;
+            self.store
+                .quarantine(Some(run), &f.record_id, f.field.as_deref(), &f.reason)?;
         }
         Ok(())
     }
@@ -358,12 +403,18 @@ impl Engine {
     pub async fn approve(&self, run_id: i64, progress: &Progress) -> Result<RunReport, SyncError> {
         let run = self.store.run(run_id)?;
         if run.status != RunStatus::Held {
-            return Err(SyncError::NotHeld { run: run_id, status: run.status });
+            return Err(SyncError::NotHeld {
+                run: run_id,
+                status: run.status,
+            });
         }
-        let held: HeldPlans = serde_json::from_str(run.plan.as_deref().unwrap_or("{}"))
-            .map_err(|e| SyncError::Interrupted(format!("run {run_id}: the stored plan cannot be read: {e}")))?;
+        let held: HeldPlans =
+            serde_json::from_str(run.plan.as_deref().unwrap_or("{}")).map_err(|e| {
+                SyncError::Interrupted(format!("run {run_id}: the stored plan cannot be read: {e}"))
+            })?;
         let today: NaiveDate = held.today.parse().unwrap_or_else(|_| self.today(None));
-        self.store.set_run_status(run_id, RunStatus::Applying, None)?;
+        self.store
+            .set_run_status(run_id, RunStatus::Applying, None)?;
         let ctx = self.apply_context(run_id, today);
         let held_ids: Vec<String> = held.people.iter().map(|p| p.person_id.clone()).collect();
         let applied = apply::apply(held.people.clone(), &ctx, progress).await?;
@@ -373,7 +424,8 @@ impl Engine {
             applied.operations,
             held_ids.len()
         );
-        self.store.set_run_status(run_id, RunStatus::Applied, Some(&summary))?;
+        self.store
+            .set_run_status(run_id, RunStatus::Applied, Some(&summary))?;
         Ok(RunReport {
             run_id,
             status: RunStatus::Applied,
@@ -394,10 +446,16 @@ impl Engine {
     pub fn reject(&self, run_id: i64) -> Result<(), SyncError> {
         let run = self.store.run(run_id)?;
         if run.status != RunStatus::Held {
-            return Err(SyncError::NotHeld { run: run_id, status: run.status });
+            return Err(SyncError::NotHeld {
+                run: run_id,
+                status: run.status,
+            });
         }
-        self.store
-            .set_run_status(run_id, RunStatus::Rejected, Some("rejected: the held changes were dropped"))?;
+        self.store.set_run_status(
+            run_id,
+            RunStatus::Rejected,
+            Some("rejected: the held changes were dropped"),
+        )?;
         Ok(())
     }
 }

@@ -24,20 +24,38 @@ pub enum Op {
         enable: bool,
     },
     /// Change attributes.
-    Modify { dn: String, changes: Vec<Change> },
+    Modify {
+        dn: String,
+        changes: Vec<Change>,
+    },
     /// Move (and keep the RDN).
-    Move { from: String, to: String },
-    Enable { dn: String },
-    Disable { dn: String },
-    AddToGroup { group: String, dn: String },
-    RemoveFromGroup { group: String, dn: String },
+    Move {
+        from: String,
+        to: String,
+    },
+    Enable {
+        dn: String,
+    },
+    Disable {
+        dn: String,
+    },
+    AddToGroup {
+        group: String,
+        dn: String,
+    },
+    RemoveFromGroup {
+        group: String,
+        dn: String,
+    },
     /// Set (or clear) the `manager` attribute; applied after every create of the run.
     SetManager {
         dn: String,
         old: Option<String>,
         new: Option<String>,
     },
-    Delete { dn: String },
+    Delete {
+        dn: String,
+    },
 }
 
 impl Op {
@@ -150,7 +168,9 @@ enum Target {
 
 fn date_field(p: &Person, name: &str) -> Option<NaiveDate> {
     match p.field(name)? {
-        FieldValue::Date(s) | FieldValue::Text(s) => NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok(),
+        FieldValue::Date(s) | FieldValue::Text(s) => {
+            NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+        }
         _ => None,
     }
 }
@@ -240,7 +260,8 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     }
 
     // Managers, now that every account's final DN is known.
-    let people_by_id: HashMap<&str, &Person> = input.people.iter().map(|p| (p.id.as_str(), p)).collect();
+    let people_by_id: HashMap<&str, &Person> =
+        input.people.iter().map(|p| (p.id.as_str(), p)).collect();
     for pp in &mut out.people {
         let (Some(dn), false) = (pp.dn.clone(), pp.leaver) else {
             continue;
@@ -259,7 +280,8 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 .map(|a| a.dn.clone())
         });
         let Some(manager_dn) = manager_dn else {
-            pp.note.get_or_insert_with(|| format!("manager {manager_id} has no account yet"));
+            pp.note
+                .get_or_insert_with(|| format!("manager {manager_id} has no account yet"));
             continue;
         };
         let old = current_manager.get(&pp.person_id).cloned().flatten();
@@ -317,7 +339,12 @@ fn correlate<'s>(p: &Person, input: &PlanInput<'s>) -> Result<Option<&'s Account
             return Err(quarantine(
                 p,
                 Some(anchor),
-                format!("disputed: {} accounts carry {anchor}={}: {}", many.len(), p.id, dns.join("; ")),
+                format!(
+                    "disputed: {} accounts carry {anchor}={}: {}",
+                    many.len(),
+                    p.id,
+                    dns.join("; ")
+                ),
             ));
         }
     }
@@ -338,7 +365,10 @@ fn correlate<'s>(p: &Person, input: &PlanInput<'s>) -> Result<Option<&'s Account
             Some(other) if other != p.id => Err(quarantine(
                 p,
                 Some(anchor),
-                format!("disputed: {} matches by secondary attributes but belongs to person {other}", one.dn),
+                format!(
+                    "disputed: {} matches by secondary attributes but belongs to person {other}",
+                    one.dn
+                ),
             )),
             _ => Ok(Some(one)),
         },
@@ -347,7 +377,11 @@ fn correlate<'s>(p: &Person, input: &PlanInput<'s>) -> Result<Option<&'s Account
             Err(quarantine(
                 p,
                 None,
-                format!("disputed: the secondary matches find {} accounts: {}", many.len(), dns.join("; ")),
+                format!(
+                    "disputed: the secondary matches find {} accounts: {}",
+                    many.len(),
+                    dns.join("; ")
+                ),
             ))
         }
     }
@@ -359,7 +393,11 @@ fn display_name(p: &Person) -> String {
         .unwrap_or_else(|| p.id.clone())
 }
 
-fn plan_person(p: &Person, input: &PlanInput<'_>, reserved: &mut Reserved) -> Result<Planned, Quarantined> {
+fn plan_person(
+    p: &Person,
+    input: &PlanInput<'_>,
+    reserved: &mut Reserved,
+) -> Result<Planned, Quarantined> {
     let structure = input
         .structure
         .evaluate(p)
@@ -381,13 +419,18 @@ fn plan_person(p: &Person, input: &PlanInput<'_>, reserved: &mut Reserved) -> Re
 
     let Some(account) = account else {
         return match target {
-            Target::Account { enabled } => create(p, input, &structure, enabled, reserved, pp).map(|pp| Some((pp, None))),
+            Target::Account { enabled } => {
+                create(p, input, &structure, enabled, reserved, pp).map(|pp| Some((pp, None)))
+            }
             Target::NotYet => {
                 pp.note = Some("pre-hire: the account is created closer to the start date".into());
                 Ok(Some((pp, None)))
             }
             Target::Keep => {
-                pp.note = Some(format!("status `{}` is unknown: no account is created", p.source_status));
+                pp.note = Some(format!(
+                    "status `{}` is unknown: no account is created",
+                    p.source_status
+                ));
                 Ok(Some((pp, None)))
             }
             Target::Leaver { .. } => {
@@ -412,7 +455,10 @@ fn plan_person(p: &Person, input: &PlanInput<'_>, reserved: &mut Reserved) -> Re
             let mut final_dn = dn.clone();
             if let Some(ou) = input.disabled_ou {
                 if let Some(moved) = move_to(&dn, ou) {
-                    pp.ops.push(Op::Move { from: dn.clone(), to: moved.clone() });
+                    pp.ops.push(Op::Move {
+                        from: dn.clone(),
+                        to: moved.clone(),
+                    });
                     final_dn = moved;
                 }
             }
@@ -576,7 +622,11 @@ fn update(
             return Err(quarantine(
                 p,
                 Some(&u.attribute),
-                format!("every candidate for {} is taken: {}", u.attribute, u.candidates.join(", ")),
+                format!(
+                    "every candidate for {} is taken: {}",
+                    u.attribute,
+                    u.candidates.join(", ")
+                ),
             ));
         };
         reserved.reserve(&u.attribute, value);
@@ -612,9 +662,13 @@ fn update(
         }
     }
     match target {
-        Target::Account { enabled: true } if account.is_disabled() => pp.ops.push(Op::Enable { dn: final_dn.clone() }),
+        Target::Account { enabled: true } if account.is_disabled() => pp.ops.push(Op::Enable {
+            dn: final_dn.clone(),
+        }),
         Target::Account { enabled: false } | Target::NotYet if !account.is_disabled() => {
-            pp.ops.push(Op::Disable { dn: final_dn.clone() })
+            pp.ops.push(Op::Disable {
+                dn: final_dn.clone(),
+            })
         }
         _ => {}
     }

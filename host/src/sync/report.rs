@@ -9,7 +9,18 @@ pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
     format!(
         "{} people: {} create, {} update, {} move, {} enable, {} disable, {} delete, {} group changes, {} manager changes, {} unchanged, {} out of scope, {} quarantined",
-        s.people, s.create, s.update, s.moves, s.enable, s.disable, s.delete, s.groups, s.managers, s.unchanged, s.out_of_scope, s.quarantined
+        s.people,
+        s.create,
+        s.update,
+        s.moves,
+        s.enable,
+        s.disable,
+        s.delete,
+        s.groups,
+        s.managers,
+        s.unchanged,
+        s.out_of_scope,
+        s.quarantined
     )
 }
 
@@ -34,7 +45,11 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(out, "● {} ({})", p.name, p.person_id);
         for op in &p.ops {
             match op {
-                Op::Create { dn, attributes, enable } => {
+                Op::Create {
+                    dn,
+                    attributes,
+                    enable,
+                } => {
                     let state = if *enable { "enabled" } else { "disabled" };
                     let _ = writeln!(out, "    create {dn} ({state})");
                     for (k, v) in attributes {
@@ -44,7 +59,10 @@ pub fn render(plan: &Plan) -> String {
                 Op::Modify { dn, changes } => {
                     let _ = writeln!(out, "    update {dn}");
                     for c in changes {
-                        let new = c.new.as_ref().map_or("(cleared)".to_string(), |v| format!("{v:?}"));
+                        let new = c
+                            .new
+                            .as_ref()
+                            .map_or("(cleared)".to_string(), |v| format!("{v:?}"));
                         let _ = writeln!(out, "      {}: {} → {new}", c.attribute, show(&c.old));
                     }
                 }
@@ -78,7 +96,11 @@ pub fn render(plan: &Plan) -> String {
         }
     }
     for q in &plan.quarantined {
-        let field = q.field.as_deref().map(|f| format!(", field `{f}`")).unwrap_or_default();
+        let field = q
+            .field
+            .as_deref()
+            .map(|f| format!(", field `{f}`"))
+            .unwrap_or_default();
         let _ = writeln!(out, "✗ quarantined {}{field}: {}", q.record_id, q.reason);
     }
     let _ = writeln!(out, "{}", summary_line(plan));

@@ -50,7 +50,10 @@ impl Account {
 
     /// Groups the account is in (from `memberOf`), lower-cased.
     pub fn groups(&self) -> HashSet<String> {
-        self.values("memberOf").iter().map(|g| normalize_dn(g)).collect()
+        self.values("memberOf")
+            .iter()
+            .map(|g| normalize_dn(g))
+            .collect()
     }
 }
 
@@ -85,7 +88,12 @@ pub struct Snapshot {
 impl Snapshot {
     /// Builds the indexes. `anchor` is the anchor attribute; `match_attrs` the secondary match
     /// attributes; `unique_attrs` those whose taken values matter.
-    pub fn new(accounts: Vec<Account>, anchor: &str, match_attrs: &[&str], unique_attrs: &[&str]) -> Self {
+    pub fn new(
+        accounts: Vec<Account>,
+        anchor: &str,
+        match_attrs: &[&str],
+        unique_attrs: &[&str],
+    ) -> Self {
         let mut s = Snapshot::default();
         for (i, a) in accounts.iter().enumerate() {
             s.dns.insert(normalize_dn(&a.dn));
@@ -102,7 +110,10 @@ impl Snapshot {
             }
             for u in unique_attrs {
                 for v in a.values(u) {
-                    s.taken.entry(u.to_ascii_lowercase()).or_default().insert(v.to_lowercase());
+                    s.taken
+                        .entry(u.to_ascii_lowercase())
+                        .or_default()
+                        .insert(v.to_lowercase());
                 }
             }
         }

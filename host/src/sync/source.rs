@@ -49,7 +49,9 @@ fn merge(list: Person, detail: &Person) -> Person {
     merged.source_status = list.source_status;
     if list.raw.is_some() {
         // Keep the detail's raw (a superset) — but the list's is newer for the keys it has.
-        if let (Some(serde_json::Value::Object(d)), Some(serde_json::Value::Object(l))) = (&mut merged.raw, list.raw) {
+        if let (Some(serde_json::Value::Object(d)), Some(serde_json::Value::Object(l))) =
+            (&mut merged.raw, list.raw)
+        {
             for (k, v) in l {
                 d.insert(k, v);
             }
@@ -69,7 +71,11 @@ fn is_stale(state: &PersonState, max_age_days: i64) -> bool {
 }
 
 /// Fetches one person (for `--only` and events): one detail request.
-pub async fn fetch_one(connector: &Connector, store: &Store, id: &str) -> Result<Sourced, SyncError> {
+pub async fn fetch_one(
+    connector: &Connector,
+    store: &Store,
+    id: &str,
+) -> Result<Sourced, SyncError> {
     let mut out = Sourced::default();
     match connector.get(id).await? {
         Ok(p) => {
@@ -100,7 +106,8 @@ pub async fn fetch_all(
             bar.set_length(u64::from(total));
         }
         bar.inc((page.people.len() + page.rejected.len()) as u64);
-        out.rejected.extend(page.rejected.into_iter().map(quarantined));
+        out.rejected
+            .extend(page.rejected.into_iter().map(quarantined));
         listed.extend(page.people);
         match page.next_cursor {
             Some(c) => cursor = Some(c),
@@ -110,9 +117,15 @@ pub async fn fetch_all(
     bar.finish(&format!("listed {} people", listed.len()));
 
     let states = store.person_states()?;
-    let hashes: Vec<(String, String)> = listed.iter().map(|p| (p.id.clone(), list_hash(p))).collect();
+    let hashes: Vec<(String, String)> = listed
+        .iter()
+        .map(|p| (p.id.clone(), list_hash(p)))
+        .collect();
     store.save_list_hashes(&hashes)?;
-    let hash_of: HashMap<&str, &str> = hashes.iter().map(|(i, h)| (i.as_str(), h.as_str())).collect();
+    let hash_of: HashMap<&str, &str> = hashes
+        .iter()
+        .map(|(i, h)| (i.as_str(), h.as_str()))
+        .collect();
 
     // Who needs a detail, most urgent first: new pre-hires, other new people, changed, stale.
     let mut wanted: Vec<(u8, usize)> = Vec::new();
@@ -120,7 +133,9 @@ pub async fn fetch_all(
         let state = states.get(&p.id);
         let rank = match state {
             None => Some(if p.status == Lifecycle::PreHire { 0 } else { 1 }),
-            Some(s) if s.detail.is_none() => Some(if p.status == Lifecycle::PreHire { 0 } else { 1 }),
+            Some(s) if s.detail.is_none() => {
+                Some(if p.status == Lifecycle::PreHire { 0 } else { 1 })
+            }
             Some(s) if s.detail_hash.as_deref() != hash_of.get(p.id.as_str()).copied() => Some(2),
             Some(s) if is_stale(s, rules.detail_max_age_days) => Some(3),
             Some(_) => None,
@@ -164,7 +179,10 @@ pub async fn fetch_all(
     bar.finish(&format!("fetched {} details", out.fetched));
     out.deferred = wanted.len() - out.fetched.min(wanted.len());
     if let Some(reason) = stop_reason {
-        tracing::warn!(deferred = out.deferred, "detail fetching stopped: {reason}; the rest is fetched next run");
+        tracing::warn!(
+            deferred = out.deferred,
+            "detail fetching stopped: {reason}; the rest is fetched next run"
+        );
     }
 
     for p in listed {

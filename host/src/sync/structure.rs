@@ -1,7 +1,7 @@
 //! The account's place and memberships from `[sync]`: scope, OU, CN candidates and group
 //! conditions, compiled once with the mapping engine (so admins write one template language).
 
-use crate::mapping::{AttributeRule, MappingConfig, MappingError, Mapper, Person};
+use crate::mapping::{AttributeRule, Mapper, MappingConfig, MappingError, Person};
 
 use super::rules::SyncRules;
 
@@ -38,7 +38,8 @@ impl Structure {
         always.when = rules.scope.clone();
         cfg.attributes.insert(SCOPE.to_string(), always);
         if let Some(ou) = &rules.ou {
-            cfg.attributes.insert(OU.to_string(), AttributeRule::template(ou.clone()));
+            cfg.attributes
+                .insert(OU.to_string(), AttributeRule::template(ou.clone()));
         }
         let mut cn = AttributeRule::unique(rules.cn.clone());
         cn.max_len = Some(CN_MAX);
@@ -76,7 +77,9 @@ impl Structure {
             in_scope: has(SCOPE),
             ou,
             cn_candidates,
-            groups: (0..self.groups).map(|i| has(&format!("{GROUP}{i}"))).collect(),
+            groups: (0..self.groups)
+                .map(|i| has(&format!("{GROUP}{i}")))
+                .collect(),
         })
     }
 }
@@ -93,11 +96,45 @@ fn rename(e: MappingError) -> MappingError {
         }
     };
     match e {
-        MappingError::InvalidRule { attribute, message } => MappingError::InvalidRule { attribute: fix(&attribute), message },
-        MappingError::Syntax { attribute, template, message } => MappingError::Syntax { attribute: fix(&attribute), template, message },
-        MappingError::Render { person_id, attribute, template, message } => MappingError::Render { person_id, attribute: fix(&attribute), template, message },
-        MappingError::Condition { person_id, attribute, condition, message } => MappingError::Condition { person_id, attribute: fix(&attribute), condition, message },
-        MappingError::UniqueExhausted { attribute, tried } => MappingError::UniqueExhausted { attribute: fix(&attribute), tried },
+        MappingError::InvalidRule { attribute, message } => MappingError::InvalidRule {
+            attribute: fix(&attribute),
+            message,
+        },
+        MappingError::Syntax {
+            attribute,
+            template,
+            message,
+        } => MappingError::Syntax {
+            attribute: fix(&attribute),
+            template,
+            message,
+        },
+        MappingError::Render {
+            person_id,
+            attribute,
+            template,
+            message,
+        } => MappingError::Render {
+            person_id,
+            attribute: fix(&attribute),
+            template,
+            message,
+        },
+        MappingError::Condition {
+            person_id,
+            attribute,
+            condition,
+            message,
+        } => MappingError::Condition {
+            person_id,
+            attribute: fix(&attribute),
+            condition,
+            message,
+        },
+        MappingError::UniqueExhausted { attribute, tried } => MappingError::UniqueExhausted {
+            attribute: fix(&attribute),
+            tried,
+        },
         other => other,
     }
 }

