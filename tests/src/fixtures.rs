@@ -70,3 +70,35 @@ pub fn plugin_wasm(file: &str) -> PathBuf {
     );
     path
 }
+
+/// The Samba AD facts written by `tests/ad/samba-ad.sh` (`DIR/env`).
+#[derive(Debug, Clone)]
+pub struct AdEnv {
+    pub url: String,
+    pub bind_dn: String,
+    pub password: String,
+    pub base_dn: String,
+    pub ca_file: String,
+}
+
+/// Reads the AD facts from `$HRSYNC_AD_ENV` (default `/tmp/hrsync-samba-ad/env`). Panics with the
+/// command to run when AD is not there: AD tests never pass silently without AD.
+pub fn ad_env() -> AdEnv {
+    let path = std::env::var("HRSYNC_AD_ENV").unwrap_or_else(|_| "/tmp/hrsync-samba-ad/env".into());
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("the Samba AD facts file {path} cannot be read ({e}): run `bash tests/ad/samba-ad.sh start` (or `cargo xtask test`)")
+    });
+    let get = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .map(|v| v.trim().trim_matches('\'').to_string())
+            .unwrap_or_else(|| panic!("{path} has no {key}"))
+    };
+    AdEnv {
+        url: get("HRSYNC_AD_URL"),
+        bind_dn: get("HRSYNC_AD_BIND_DN"),
+        password: get("HRSYNC_AD_PASSWORD"),
+        base_dn: get("HRSYNC_AD_BASE_DN"),
+        ca_file: get("HRSYNC_AD_CA_FILE"),
+    }
+}

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 pub struct SyncRules {
     /// The connector people come from.
     pub connector: String,
-    /// The directory attribute that holds the person's HR id (the anchor).
+    /// The directory attribute that holds the person's HR id (the anchor). Default
+    /// `employeeNumber`: AD limits `employeeID` to 16 characters, too short for Remote's UUIDs.
     pub anchor: String,
     /// Secondary matches to adopt accounts that existed before hrsync (person field ↔ attribute).
     #[serde(rename = "match")]
@@ -89,7 +90,7 @@ impl Default for SyncRules {
     fn default() -> Self {
         SyncRules {
             connector: "remote".to_string(),
-            anchor: "employeeID".to_string(),
+            anchor: "employeeNumber".to_string(),
             matches: Vec::new(),
             scope: None,
             ou: None,

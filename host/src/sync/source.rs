@@ -186,13 +186,21 @@ pub async fn fetch_all(
     }
 
     for p in listed {
-        let cached = details.remove(&p.id).or_else(|| {
-            states
-                .get(&p.id)
-                .and_then(|s| s.detail.as_deref())
-                .and_then(|d| serde_json::from_str::<Person>(d).ok())
-        });
+        // A detail fetched for the list state we see now is the whole truth (its names come from
+        // `basic_information`, not from splitting `full_name`); an older one is overlaid with the
+        // newer list fields.
+        if let Some(fresh) = details.remove(&p.id) {
+            out.people.push(fresh);
+            continue;
+        }
+        let state = states.get(&p.id);
+        let cached = state
+            .and_then(|s| s.detail.as_deref())
+            .and_then(|d| serde_json::from_str::<Person>(d).ok());
+        let current =
+            state.and_then(|s| s.detail_hash.as_deref()) == hash_of.get(p.id.as_str()).copied();
         out.people.push(match cached {
+            Some(d) if current => d,
             Some(d) => merge(p, &d),
             None => p,
         });

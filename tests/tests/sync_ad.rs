@@ -1,0 +1,597 @@
+//! The sync engine end to end: the Remote plugin reading the simulator, a real Samba AD DC, a
+//! real SQLite store. Joiner, mover, leaver, rehire, pre-hire, hostile names, quarantine, and
+//! the safety gate.
+//!
+//! Tests share one AD (ports are fixed), so they run one at a time, each in its own OU (which is
+//! also the search base, so tests never see each other's accounts).
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use hrsync::config::Config;
+use hrsync::directory::{DirEntry, Directory, DirectoryConfig, uac};
+use hrsync::store::RunStatus;
+use hrsync::sync::progress::Progress;
+use hrsync::sync::{Engine, RunOptions, RunReport};
+use hrsync_tests::fixtures::{AdEnv, ad_env, plugin_wasm};
+use hrsync_tests::remote_sim::{SimConfig, SimHandle, Simulator};
+use serde_json::json;
+use tokio::sync::Mutex;
+
+/// One test at a time against the shared AD.
+static AD: Mutex<()> = Mutex::const_new(());
+
+const OU_PREFIX: &str = "hrsync-t-";
+
+struct World {
+    ad: AdEnv,
+    ou: String,
+    sim: Simulator,
+    dir: tempfile::TempDir,
+    extra_sync: String,
+}
+
+async fn connect(ad: &AdEnv) -> Directory {
+    let cfg = DirectoryConfig::new(ad.url.clone(), ad.bind_dn.clone(), ad.password.clone())
+        .with_ca_file(ad.ca_file.clone());
+    Directory::connect(&cfg).await.unwrap()
+}
+
+/// Deletes a subtree, deepest entries first.
+async fn delete_tree(d: &mut Directory, base: &str) {
+    let Ok(mut entries) = d.search_paged(base, "(objectClass=*)", &["1.1"]).await else {
+        return;
+    };
+    entries.sort_by_key(|e| {
+        std::cmp::Reverse(hrsync::directory::escape::parse_dn(&e.dn).map_or(0, |r| r.len()))
+    });
+    for e in entries {
+        let _ = d.delete(&e.dn).await;
+    }
+}
+
+impl World {
+    async fn new(name: &str, people: usize, extra_sync: &str) -> World {
+        let ad = ad_env();
+        let mut d = connect(&ad).await;
+        // Leftovers of an interrupted earlier run would hold names domain-wide.
+        let old = d
+            .search_paged_scoped(
+                &ad.base_dn,
+                hrsync::directory::SearchScope::OneLevel,
+                &format!("(ou={OU_PREFIX}*)"),
+                &["1.1"],
+            )
+            .await
+            .unwrap();
+        for e in old {
+            delete_tree(&mut d, &e.dn).await;
+        }
+        let ou = format!("OU={OU_PREFIX}{name},{}", ad.base_dn);
+        d.ensure_ou(&ou).await.unwrap();
+        for g in ["All Staff", "Engineering"] {
+            d.add(
+                &format!("CN={g},{ou}"),
+                &[
+                    ("objectClass", vec!["top", "group"]),
+                    (
+                        "sAMAccountName",
+                        vec![&format!("{name}-{}", g.replace(' ', ""))],
+                    ),
+                ],
+            )
+            .await
+            .unwrap();
+        }
+        let _ = d.unbind().await;
+        let sim = Simulator::start(SimConfig {
+            people,
+            seed: 7,
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        World {
+            ad,
+            ou,
+            sim,
+            dir: tempfile::tempdir().unwrap(),
+            extra_sync: extra_sync.to_string(),
+        }
+    }
+
+    fn sim(&self) -> SimHandle {
+        self.sim.state()
+    }
+
+    fn config(&self) -> Config {
+        let d = self.dir.path();
+        std::fs::write(d.join("ldap.pw"), &self.ad.password).unwrap();
+        std::fs::write(d.join("remote.token"), &self.sim.config().api_token).unwrap();
+        let cache = hrsync_tests::fixtures::workspace_root().join("target/hrsync-test-cache");
+        let ou = &self.ou;
+        let base = self.sim.base_url();
+        let text = format!(
+            r#"
+[store]
+path = "hrsync.db"
+[runtime]
+cache_dir = "{cache}"
+[directory]
+url = "{url}"
+bind_dn = "{bind_dn}"
+bind_password = {{ file = "ldap.pw" }}
+ca_file = "{ca}"
+base_dn = "{ou}"
+users_ou = "OU=Staff,{ou}"
+disabled_ou = "OU=Disabled,{ou}"
+concurrency = 2
+
+[connectors.remote]
+plugin = "{plugin}"
+base_url = "{base}"
+allowed_hosts = ["{base}"]
+auth = {{ kind = "api-token", token = {{ file = "remote.token" }} }}
+
+[mapping.attributes]
+givenName = "{{{{ first_name }}}}"
+sn = "{{{{ last_name }}}}"
+displayName = "{{{{ full_name }}}}"
+title = "{{{{ job_title }}}}"
+department = "{{{{ department }}}}"
+c = "{{{{ country_code }}}}"
+sAMAccountName = {{ unique = [
+  "{{{{ first_name|ascii|lower|samsafe }}}}{{% if last_name %}}.{{{{ last_name|ascii|lower|samsafe }}}}{{% endif %}}",
+  "{{{{ first_name|ascii|lower|samsafe|first }}}}{{{{ last_name|ascii|lower|samsafe }}}}",
+  "{{{{ first_name|ascii|lower|samsafe }}}}{{% if last_name %}}.{{{{ last_name|ascii|lower|samsafe }}}}{{% endif %}}{{{{ n }}}}",
+], max_len = 20, apply = "on-create" }}
+
+[sync]
+connector = "remote"
+ou = "OU={{{{ department|dn }}}},OU=Staff,{ou}"
+time_zone = "Europe/Berlin"
+prehire_days = 7
+{extra}
+
+[[sync.groups]]
+dn = "CN=All Staff,{ou}"
+
+[[sync.groups]]
+dn = "CN=Engineering,{ou}"
+when = "department == 'Engineering'"
+"#,
+            cache = cache.display(),
+            url = self.ad.url,
+            bind_dn = self.ad.bind_dn,
+            ca = self.ad.ca_file,
+            plugin = plugin_wasm("hrsync_plugin_remote.wasm").display(),
+            extra = self.extra_sync,
+        );
+        Config::parse(&d.join("hrsync.toml"), &text).unwrap()
+    }
+
+    async fn run(&self, apply: bool, now: Option<DateTime<Utc>>) -> RunReport {
+        let config = self.config();
+        let runtime = Engine::runtime(&config).unwrap();
+        let engine = Engine::open(config, &runtime).unwrap();
+        let opts = RunOptions {
+            apply,
+            only: None,
+            trigger: "test".into(),
+            now,
+        };
+        engine.run(&opts, &Progress::hidden()).await.unwrap()
+    }
+
+    async fn engine(&self) -> (Engine, hrsync::runtime::Runtime) {
+        let config = self.config();
+        let runtime = Engine::runtime(&config).unwrap();
+        (Engine::open(config, &runtime).unwrap(), runtime)
+    }
+
+    /// Accounts under the test OU by employeeNumber.
+    async fn accounts(&self) -> HashMap<String, DirEntry> {
+        let mut d = connect(&self.ad).await;
+        let entries = d
+            .search_paged(
+                &self.ou,
+                "(&(objectClass=user)(employeeNumber=*))",
+                &[
+                    "employeeNumber",
+                    "cn",
+                    "givenName",
+                    "sn",
+                    "displayName",
+                    "department",
+                    "title",
+                    "sAMAccountName",
+                    "userAccountControl",
+                    "memberOf",
+                    "manager",
+                    "c",
+                ],
+            )
+            .await
+            .unwrap();
+        let _ = d.unbind().await;
+        entries
+            .into_iter()
+            .map(|e| (e.first("employeeNumber").unwrap().to_string(), e))
+            .collect()
+    }
+
+    async fn cleanup(self) {
+        let mut d = connect(&self.ad).await;
+        delete_tree(&mut d, &self.ou).await;
+        let _ = d.unbind().await;
+        self.sim.shutdown().await;
+    }
+}
+
+fn enabled(e: &DirEntry) -> bool {
+    !uac::is_disabled(e.first("userAccountControl").and_then(uac::parse).unwrap())
+}
+
+fn in_group(e: &DirEntry, group_cn: &str) -> bool {
+    e.values("memberOf")
+        .iter()
+        .any(|g| g.starts_with(&format!("CN={group_cn},")))
+}
+
+fn total_ops(r: &RunReport) -> usize {
+    r.plan.people.iter().map(|p| p.ops.len()).sum()
+}
+
+fn active_in(sim: &SimHandle, department: &str) -> String {
+    sim.employments()
+        .into_iter()
+        .find(|e| {
+            e["status"] == "active"
+                && e["department"] == department
+                && e["full_name"]
+                    .as_str()
+                    .is_some_and(|n| n.split_whitespace().count() >= 2)
+        })
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no active person in {department}"))
+}
+
+#[tokio::test]
+async fn a_full_sync_creates_the_right_accounts_and_a_second_run_writes_nothing() {
+    let _guard = AD.lock().await;
+    let w = World::new("full", 120, "set_initial_password = true").await;
+    let sim = w.sim();
+    // A record Remote cannot describe: quarantined, and the run goes on.
+    let broken =
+        sim.add_employment(json!({"full_name": "", "basic_information": null, "status": "active"}));
+
+    let planned = w.run(false, None).await;
+    assert!(w.accounts().await.is_empty(), "plan must not write");
+    let first = w.run(true, None).await;
+    assert_eq!(first.status, RunStatus::Applied);
+    assert!(first.failed.is_empty(), "failures: {:?}", first.failed);
+    assert_eq!(
+        first.plan.summary.create, planned.plan.summary.create,
+        "sync applies the plan that plan showed"
+    );
+    let accounts = w.accounts().await;
+    assert_eq!(accounts.len(), first.plan.summary.create);
+    assert!(
+        first
+            .plan
+            .quarantined
+            .iter()
+            .any(|q| q.record_id == broken && q.field.as_deref() == Some("full_name"))
+    );
+
+    // Every active person has an enabled account in their department's OU, with groups and manager.
+    let people = sim.employments();
+    let by_id: HashMap<&str, &serde_json::Value> = people
+        .iter()
+        .map(|e| (e["id"].as_str().unwrap(), e))
+        .collect();
+    let mut checked_manager = false;
+    for e in people.iter().filter(|e| e["status"] == "active") {
+        let id = e["id"].as_str().unwrap();
+        if id == broken {
+            continue;
+        }
+        let a = accounts
+            .get(id)
+            .unwrap_or_else(|| panic!("active {id} has no account"));
+        assert!(enabled(a), "{id} should be enabled");
+        assert_eq!(a.first("department"), e["department"].as_str());
+        assert_eq!(a.first("title"), e["job_title"].as_str());
+        assert_eq!(
+            a.first("displayName"),
+            e["full_name"].as_str(),
+            "names are stored exactly"
+        );
+        assert!(a.dn.contains(&format!(",OU=Staff,{}", w.ou)));
+        assert!(in_group(a, "All Staff"));
+        assert_eq!(
+            in_group(a, "Engineering"),
+            e["department"] == "Engineering",
+            "{id}"
+        );
+        assert!(a.first("sAMAccountName").unwrap().chars().count() <= 20);
+        let detail = sim.employment(id).unwrap();
+        if let Some(manager) = detail["manager_employment_id"].as_str() {
+            if let Some(m) = accounts.get(manager) {
+                assert_eq!(a.first("manager"), Some(m.dn.as_str()), "manager of {id}");
+                checked_manager = true;
+            }
+        }
+        let _ = by_id;
+    }
+    assert!(checked_manager, "no manager link was checked");
+
+    // Same names, distinct accounts; hostile characters stored exactly.
+    let mut sams: Vec<&str> = accounts
+        .values()
+        .filter_map(|a| a.first("sAMAccountName"))
+        .collect();
+    let n = sams.len();
+    sams.sort_unstable();
+    sams.dedup();
+    assert_eq!(sams.len(), n, "sAMAccountNames must be unique");
+    let hostile = people
+        .iter()
+        .find(|e| {
+            e["full_name"]
+                .as_str()
+                .is_some_and(|n| n.contains(',') && n.contains('='))
+        })
+        .expect("the workforce has a person with a hostile name");
+    if let Some(a) = accounts.get(hostile["id"].as_str().unwrap()) {
+        assert_eq!(a.first("displayName"), hostile["full_name"].as_str());
+    }
+
+    // The second run writes nothing.
+    let second = w.run(true, None).await;
+    assert_eq!(
+        total_ops(&second),
+        0,
+        "second run plan: {}",
+        hrsync::sync::report::render(&second.plan)
+    );
+    assert_eq!(second.operations_applied, 0);
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_department_change_moves_the_account_and_changes_groups() {
+    let _guard = AD.lock().await;
+    let w = World::new("mover", 60, "").await;
+    let sim = w.sim();
+    w.run(true, None).await;
+    let id = active_in(&sim, "Engineering");
+    assert!(in_group(&w.accounts().await[&id], "Engineering"));
+
+    sim.update_employment(
+        &id,
+        json!({"department": "Finance", "job_title": "Controller"}),
+    );
+    let r = w.run(true, None).await;
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    let a = &w.accounts().await[&id];
+    assert_eq!(a.first("department"), Some("Finance"));
+    assert_eq!(a.first("title"), Some("Controller"));
+    assert!(
+        a.dn.contains(&format!("OU=Finance,OU=Staff,{}", w.ou)),
+        "{}",
+        a.dn
+    );
+    assert!(!in_group(a, "Engineering"));
+    assert!(in_group(a, "All Staff"));
+    w.cleanup().await;
+}
+
+/// 23:30 UTC on `day - 1` is already `day` in Berlin (UTC+1 in winter, +2 in summer).
+fn berlin_midnight_plus(day: NaiveDate, minutes_after_utc_2230: i64) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&(day - Duration::days(1)).and_hms_opt(22, 30, 0).unwrap())
+        + Duration::minutes(minutes_after_utc_2230)
+}
+
+#[tokio::test]
+async fn an_offboarding_disables_on_the_termination_date_in_the_configured_time_zone() {
+    let _guard = AD.lock().await;
+    let w = World::new(
+        "leaver",
+        60,
+        "termination_dates_action = \"list-offboardings\"\n[sync.safety]\nmax_destructive = 1000\nmax_destructive_percent = 100.0",
+    )
+    .await;
+    let sim = w.sim();
+    let today = Utc::now().date_naive();
+    let day = today + Duration::days(3);
+    // Before the day, everyone's account exists.
+    w.run(true, Some(berlin_midnight_plus(day, -120))).await;
+    let id = active_in(&sim, "Engineering");
+    sim.set_offboarding(&id, day, false);
+
+    // 22:30 UTC the evening before is 23:30 in Berlin: still the day before.
+    let before = w.run(true, Some(berlin_midnight_plus(day, 0))).await;
+    assert!(before.failed.is_empty());
+    assert!(enabled(&w.accounts().await[&id]), "disabled a day early");
+
+    // 23:30 UTC is 00:30 on the day in Berlin (01:30 in summer): disable, move, strip groups.
+    let on = w.run(true, Some(berlin_midnight_plus(day, 60))).await;
+    assert!(on.failed.is_empty(), "{:?}", on.failed);
+    let a = &w.accounts().await[&id];
+    assert!(!enabled(a));
+    assert!(a.dn.ends_with(&format!("OU=Disabled,{}", w.ou)), "{}", a.dn);
+    assert!(!in_group(a, "Engineering") && !in_group(a, "All Staff"));
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_rehire_re_enables_the_same_account() {
+    let _guard = AD.lock().await;
+    let w = World::new("rehire", 40, "").await;
+    let sim = w.sim();
+    w.run(true, None).await;
+    let id = active_in(&sim, "Engineering");
+    let original_dn = w.accounts().await[&id].dn.clone();
+
+    sim.update_employment(&id, json!({"status": "archived"}));
+    w.run(true, None).await;
+    let gone = &w.accounts().await[&id];
+    assert!(!enabled(gone));
+    assert!(gone.dn.contains("OU=Disabled"));
+
+    sim.update_employment(&id, json!({"status": "active"}));
+    let r = w.run(true, None).await;
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    let back = &w.accounts().await;
+    assert_eq!(
+        back.values()
+            .filter(|a| a.first("employeeNumber") == Some(id.as_str()))
+            .count(),
+        1,
+        "no duplicate account"
+    );
+    let a = &back[&id];
+    assert!(enabled(a));
+    assert_eq!(a.dn, original_dn, "back in its OU with the same name");
+    assert!(in_group(a, "Engineering"));
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_pre_hire_is_created_disabled_and_enabled_on_day_one() {
+    let _guard = AD.lock().await;
+    let w = World::new("prehire", 30, "").await;
+    let sim = w.sim();
+    let start = Utc::now().date_naive() + Duration::days(5);
+    let id = sim.add_employment(json!({
+        "full_name": "Zoë Ångström", "status": "pre_hire", "department": "Support",
+        "provisional_start_date": start.to_string(),
+        "basic_information": {"name": "Zoë Ångström", "given_name": "Zoë", "surname": "Ångström"}
+    }));
+    w.run(true, None).await;
+    let a = &w.accounts().await[&id];
+    assert!(!enabled(a), "a pre-hire's account starts disabled");
+    assert_eq!(a.first("givenName"), Some("Zoë"));
+    let sam = a.first("sAMAccountName").unwrap();
+    assert!(
+        sam.is_ascii() && sam.contains("angstrom"),
+        "diacritics folded: {sam}"
+    );
+
+    let r = w.run(true, Some(berlin_midnight_plus(start, 60))).await;
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert!(
+        enabled(&w.accounts().await[&id]),
+        "enabled on the start date"
+    );
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_mass_disable_is_held_until_approved_or_rejected() {
+    let _guard = AD.lock().await;
+    let w = World::new(
+        "gate",
+        40,
+        "[sync.safety]\nmax_destructive = 2\nmax_destructive_percent = 50.0",
+    )
+    .await;
+    let sim = w.sim();
+    w.run(true, None).await;
+    let active: Vec<String> = sim
+        .employments()
+        .into_iter()
+        .filter(|e| e["status"] == "active")
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .take(6)
+        .collect();
+    let (first, second) = active.split_at(3);
+    for id in first {
+        sim.update_employment(id, json!({"status": "archived"}));
+    }
+    let held = w.run(true, None).await;
+    assert_eq!(held.status, RunStatus::Held);
+    assert_eq!(held.held.len(), 3);
+    let accounts = w.accounts().await;
+    assert!(
+        first.iter().all(|id| enabled(&accounts[id])),
+        "nothing destructive before approval"
+    );
+
+    let (engine, _rt) = w.engine().await;
+    let approved = engine
+        .approve(held.run_id, &Progress::hidden())
+        .await
+        .unwrap();
+    assert!(approved.failed.is_empty());
+    let accounts = w.accounts().await;
+    assert!(
+        first.iter().all(|id| !enabled(&accounts[id])),
+        "approve releases the disables"
+    );
+    assert!(
+        engine
+            .approve(held.run_id, &Progress::hidden())
+            .await
+            .is_err(),
+        "a run is approved once"
+    );
+
+    for id in second {
+        sim.update_employment(id, json!({"status": "archived"}));
+    }
+    let held = w.run(true, None).await;
+    assert_eq!(held.status, RunStatus::Held);
+    engine.reject(held.run_id).unwrap();
+    assert_eq!(
+        engine.store().run(held.run_id).unwrap().status,
+        RunStatus::Rejected
+    );
+    let accounts = w.accounts().await;
+    assert!(
+        second.iter().all(|id| enabled(&accounts[id])),
+        "reject drops the disables"
+    );
+    drop(engine);
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn names_with_dn_and_filter_metacharacters_are_stored_exactly() {
+    let _guard = AD.lock().await;
+    let w = World::new("names", 10, "").await;
+    let sim = w.sim();
+    let tricky = [" Ann, \"Jr\"+=<x>;#*()", "*)(objectClass=*"];
+    let ids: Vec<String> = tricky
+        .iter()
+        .map(|last| {
+            sim.add_employment(json!({
+                "full_name": format!("Eve {last}"), "status": "active", "department": "Sales",
+                "basic_information": {"name": format!("Eve {last}"), "given_name": "Eve", "surname": last}
+            }))
+        })
+        .collect();
+    let r = w.run(true, None).await;
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    let accounts = w.accounts().await;
+    for (id, last) in ids.iter().zip(tricky) {
+        let a = accounts
+            .get(id)
+            .unwrap_or_else(|| panic!("no account for {last:?}"));
+        assert_eq!(a.first("sn"), Some(last));
+        assert_eq!(a.first("cn"), Some(format!("Eve {last}").as_str()));
+    }
+    // A second run finds them again by anchor (no duplicates, no writes).
+    let again = w.run(true, None).await;
+    assert_eq!(
+        total_ops(&again),
+        0,
+        "{}",
+        hrsync::sync::report::render(&again.plan)
+    );
+    let _ = Path::new("");
+    w.cleanup().await;
+}
