@@ -52,6 +52,9 @@ pub enum Command {
         /// Print the plan as JSON.
         #[arg(long)]
         json: bool,
+        /// Show at most this many people's changes in full.
+        #[arg(long)]
+        limit: Option<usize>,
     },
     /// Apply the plan (the same plan `plan` shows).
     Sync {
@@ -61,6 +64,9 @@ pub enum Command {
         /// Print the plan as JSON.
         #[arg(long)]
         json: bool,
+        /// Show at most this many people's changes in full.
+        #[arg(long)]
+        limit: Option<usize>,
     },
     /// Apply the destructive changes a run held back.
     Approve {
@@ -150,7 +156,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             connector_test(&connector).await?;
             Ok(0)
         }
-        Command::Plan { only, json } | Command::Sync { only, json } => {
+        Command::Plan { only, json, limit } | Command::Sync { only, json, limit } => {
             let apply = matches!(cli.command, Command::Sync { .. });
             let config = load(&cli)?;
             let runtime = Engine::runtime(&config)?;
@@ -165,7 +171,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             if *json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
-                print!("{}", report::render(&r.plan));
+                print!("{}", report::render(&r.plan, *limit));
                 if apply {
                     println!(
                         "run {}: {} operations applied, {} people failed",

@@ -102,3 +102,69 @@ pub fn ad_env() -> AdEnv {
         ca_file: get("HRSYNC_AD_CA_FILE"),
     }
 }
+
+/// A complete hrsync config for the Remote simulator at `remote_base_url` and the AD in `ad`,
+/// managing accounts under `ou` (which is also the search base). Secrets are read from the files
+/// `ldap.pw` and `remote.token` beside the config. `extra_sync` is appended to `[sync]`.
+pub fn sync_config_toml(ad: &AdEnv, ou: &str, remote_base_url: &str, extra_sync: &str) -> String {
+    let cache = workspace_root().join("target/hrsync-test-cache");
+    let plugin = plugin_wasm("hrsync_plugin_remote.wasm");
+    format!(
+        r#"
+[store]
+path = "hrsync.db"
+
+[runtime]
+cache_dir = "{cache}"
+
+[directory]
+url = "{url}"
+bind_dn = "{bind_dn}"
+bind_password = {{ file = "ldap.pw" }}
+ca_file = "{ca}"
+base_dn = "{ou}"
+users_ou = "OU=Staff,{ou}"
+disabled_ou = "OU=Disabled,{ou}"
+concurrency = 2
+
+[connectors.remote]
+plugin = "{plugin}"
+base_url = "{base}"
+allowed_hosts = ["{base}"]
+auth = {{ kind = "api-token", token = {{ file = "remote.token" }} }}
+
+[mapping.attributes]
+givenName = "{{{{ first_name }}}}"
+sn = "{{{{ last_name }}}}"
+displayName = "{{{{ full_name }}}}"
+title = "{{{{ job_title }}}}"
+department = "{{{{ department }}}}"
+c = "{{{{ country_code }}}}"
+sAMAccountName = {{ unique = [
+  "{{{{ first_name|ascii|lower|samsafe }}}}{{% if last_name %}}.{{{{ last_name|ascii|lower|samsafe }}}}{{% endif %}}",
+  "{{{{ first_name|ascii|lower|samsafe|first }}}}{{{{ last_name|ascii|lower|samsafe }}}}",
+  "{{{{ first_name|ascii|lower|samsafe }}}}{{% if last_name %}}.{{{{ last_name|ascii|lower|samsafe }}}}{{% endif %}}{{{{ n }}}}",
+], max_len = 20, apply = "on-create" }}
+
+[sync]
+connector = "remote"
+ou = "OU={{{{ department|dn }}}},OU=Staff,{ou}"
+time_zone = "Europe/Berlin"
+prehire_days = 7
+{extra_sync}
+
+[[sync.groups]]
+dn = "CN=All Staff,{ou}"
+
+[[sync.groups]]
+dn = "CN=Engineering,{ou}"
+when = "department == 'Engineering'"
+"#,
+        cache = cache.display(),
+        url = ad.url,
+        bind_dn = ad.bind_dn,
+        ca = ad.ca_file,
+        plugin = plugin.display(),
+        base = remote_base_url,
+    )
+}

@@ -15,7 +15,7 @@ use hrsync::directory::{DirEntry, Directory, DirectoryConfig, uac};
 use hrsync::store::RunStatus;
 use hrsync::sync::progress::Progress;
 use hrsync::sync::{Engine, RunOptions, RunReport};
-use hrsync_tests::fixtures::{AdEnv, ad_env, plugin_wasm};
+use hrsync_tests::fixtures::{AdEnv, ad_env, sync_config_toml};
 use hrsync_tests::remote_sim::{SimConfig, SimHandle, Simulator};
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -110,65 +110,7 @@ impl World {
         let d = self.dir.path();
         std::fs::write(d.join("ldap.pw"), &self.ad.password).unwrap();
         std::fs::write(d.join("remote.token"), &self.sim.config().api_token).unwrap();
-        let cache = hrsync_tests::fixtures::workspace_root().join("target/hrsync-test-cache");
-        let ou = &self.ou;
-        let base = self.sim.base_url();
-        let text = format!(
-            r#"
-[store]
-path = "hrsync.db"
-[runtime]
-cache_dir = "{cache}"
-[directory]
-url = "{url}"
-bind_dn = "{bind_dn}"
-bind_password = {{ file = "ldap.pw" }}
-ca_file = "{ca}"
-base_dn = "{ou}"
-users_ou = "OU=Staff,{ou}"
-disabled_ou = "OU=Disabled,{ou}"
-concurrency = 2
-
-[connectors.remote]
-plugin = "{plugin}"
-base_url = "{base}"
-allowed_hosts = ["{base}"]
-auth = {{ kind = "api-token", token = {{ file = "remote.token" }} }}
-
-[mapping.attributes]
-givenName = "{{{{ first_name }}}}"
-sn = "{{{{ last_name }}}}"
-displayName = "{{{{ full_name }}}}"
-title = "{{{{ job_title }}}}"
-department = "{{{{ department }}}}"
-c = "{{{{ country_code }}}}"
-sAMAccountName = {{ unique = [
-  "{{{{ first_name|ascii|lower|samsafe }}}}{{% if last_name %}}.{{{{ last_name|ascii|lower|samsafe }}}}{{% endif %}}",
-  "{{{{ first_name|ascii|lower|samsafe|first }}}}{{{{ last_name|ascii|lower|samsafe }}}}",
-  "{{{{ first_name|ascii|lower|samsafe }}}}{{% if last_name %}}.{{{{ last_name|ascii|lower|samsafe }}}}{{% endif %}}{{{{ n }}}}",
-], max_len = 20, apply = "on-create" }}
-
-[sync]
-connector = "remote"
-ou = "OU={{{{ department|dn }}}},OU=Staff,{ou}"
-time_zone = "Europe/Berlin"
-prehire_days = 7
-{extra}
-
-[[sync.groups]]
-dn = "CN=All Staff,{ou}"
-
-[[sync.groups]]
-dn = "CN=Engineering,{ou}"
-when = "department == 'Engineering'"
-"#,
-            cache = cache.display(),
-            url = self.ad.url,
-            bind_dn = self.ad.bind_dn,
-            ca = self.ad.ca_file,
-            plugin = plugin_wasm("hrsync_plugin_remote.wasm").display(),
-            extra = self.extra_sync,
-        );
+        let text = sync_config_toml(&self.ad, &self.ou, &self.sim.base_url(), &self.extra_sync);
         Config::parse(&d.join("hrsync.toml"), &text).unwrap()
     }
 
@@ -355,7 +297,7 @@ async fn a_full_sync_creates_the_right_accounts_and_a_second_run_writes_nothing(
         total_ops(&second),
         0,
         "second run plan: {}",
-        hrsync::sync::report::render(&second.plan)
+        hrsync::sync::report::render(&second.plan, None)
     );
     assert_eq!(second.operations_applied, 0);
     w.cleanup().await;
@@ -590,7 +532,7 @@ async fn names_with_dn_and_filter_metacharacters_are_stored_exactly() {
         total_ops(&again),
         0,
         "{}",
-        hrsync::sync::report::render(&again.plan)
+        hrsync::sync::report::render(&again.plan, None)
     );
     let _ = Path::new("");
     w.cleanup().await;

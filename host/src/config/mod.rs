@@ -195,9 +195,18 @@ impl Config {
 
     /// Validates config text; `path` is used for messages and to resolve relative paths.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
+        // The message and the place, never the offending line: it may hold a secret written inline.
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let place = e.span().map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!("line {line}, column {column}: ")
+            });
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!("{}{}", place.unwrap_or_default(), e.message()),
+            }
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &Path| {

@@ -85,3 +85,28 @@ fn a_missing_connector_lists_the_configured_ones() {
     let e = c.connector("bamboo").unwrap_err().to_string();
     assert!(e.contains("configured: remote"), "{e}");
 }
+
+#[test]
+fn the_example_config_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret"), "s3cret").unwrap();
+    let example = include_str!("../../../examples/hrsync.toml");
+    // Secrets from a file instead of the environment (tests cannot set variables safely).
+    let mut text = String::new();
+    for line in example.lines() {
+        let mut l = line.to_string();
+        while let Some(start) = l.find("{ env = \"") {
+            let end = l[start..].find('}').unwrap() + start + 1;
+            l.replace_range(start..end, "{ file = \"secret\" }");
+        }
+        text.push_str(&l);
+        text.push('\n');
+    }
+    let c = Config::parse(&dir.path().join("hrsync.toml"), &text).unwrap();
+    assert_eq!(c.sync.anchor, "employeeNumber");
+    assert_eq!(c.sync.groups.len(), 2);
+    assert!(c.mapping.attributes.contains_key("sAMAccountName"));
+    crate::mapping::Mapper::new(&c.mapping).unwrap();
+    crate::sync::structure::Structure::new(&c.sync, &c.directory.as_ref().unwrap().users_ou)
+        .unwrap();
+}

@@ -548,6 +548,8 @@ fn is_blank(value: &str) -> bool {
 
 /// Cuts `value` to `max_len` characters. For a numbered candidate ending in its counter, the
 /// counter is kept and the text before it shortened ("averyverylongname7", not "averyverylongnam").
+/// A cut never leaves a separator (`.`, `-`, `_`, space) at the end: "venkatasubrahmanyam."
+/// is not a valid sAMAccountName.
 fn fit(value: String, max_len: Option<usize>, counter: Option<i64>) -> String {
     let Some(max) = max_len else {
         return value;
@@ -560,12 +562,16 @@ fn fit(value: String, max_len: Option<usize>, counter: Option<i64>) -> String {
         if digits.len() < max
             && let Some(stem) = value.strip_suffix(digits.as_str())
         {
-            let mut cut: String = stem.chars().take(max - digits.len()).collect();
-            cut.push_str(&digits);
-            return cut;
+            let cut: String = stem.chars().take(max - digits.len()).collect();
+            return format!("{}{digits}", trim_separators(&cut));
         }
     }
-    value.chars().take(max).collect()
+    let cut: String = value.chars().take(max).collect();
+    trim_separators(&cut).to_string()
+}
+
+fn trim_separators(s: &str) -> &str {
+    s.trim_end_matches(['.', '-', '_', ' '])
 }
 
 fn wrap_condition(expression: &str) -> String {

@@ -736,3 +736,20 @@ fn person_accessors_and_serde() {
     let back: Person = serde_json::from_value(json).expect("deserialize");
     assert_eq!(back, p);
 }
+
+#[test]
+fn a_cut_never_ends_with_a_separator() {
+    let mut cfg = MappingConfig::default();
+    let mut rule = AttributeRule::unique([
+        "{{ first_name|ascii|lower|samsafe }}.{{ last_name|ascii|lower|samsafe }}",
+    ]);
+    rule.max_len = Some(20);
+    cfg.attributes.insert("sAMAccountName".into(), rule);
+    let mapper = Mapper::new(&cfg).expect("compiles");
+    let p = person(&[
+        ("first_name", text("Venkata Subrahmanyam")),
+        ("last_name", text("Ramanathan")),
+    ]);
+    let m = mapper.map(&p, None).expect("maps");
+    assert_eq!(m.unique[0].candidates[0], "venkatasubrahmanyam");
+}

@@ -32,14 +32,21 @@ fn show(values: &[String]) -> String {
     }
 }
 
-/// The full plan, person by person (people with nothing to do are left out).
-pub fn render(plan: &Plan) -> String {
+/// The plan, person by person (people with nothing to do are left out); at most `limit` people
+/// with changes are shown in full.
+pub fn render(plan: &Plan, limit: Option<usize>) -> String {
     let mut out = String::new();
+    let mut shown = 0usize;
+    let changing = plan.people.iter().filter(|p| !p.ops.is_empty()).count();
     for p in &plan.people {
-        if p.ops.is_empty() {
-            if let Some(note) = &p.note {
-                let _ = writeln!(out, "· {} ({}): {note}", p.name, p.person_id);
+        if !p.ops.is_empty() {
+            if limit.is_some_and(|l| shown >= l) {
+                continue;
             }
+            shown += 1;
+        }
+        if p.ops.is_empty() {
+            // Notes (pre-hire not due yet, leaver without account, …) are in `--json`.
             continue;
         }
         let _ = writeln!(out, "● {} ({})", p.name, p.person_id);
@@ -94,6 +101,13 @@ pub fn render(plan: &Plan) -> String {
                 }
             }
         }
+    }
+    if shown < changing {
+        let _ = writeln!(
+            out,
+            "… and {} more people with changes (`--json` or no `--limit` shows all)",
+            changing - shown
+        );
     }
     for q in &plan.quarantined {
         let field = q

@@ -1,0 +1,953 @@
+//! `hrsync sync` against the real Samba AD DC (`tests/ad/samba-ad.sh`) and the Remote simulator:
+//!
+//! 1. the initial load of N people (`HRSYNC_BENCH_PEOPLE`, default 10000): wall time split into
+//!    listing+details / snapshot / plan / apply, accounts created, Remote requests, operations
+//!    applied and the LDAP requests behind them;
+//! 2. `ldapadd -c` of the same accounts (read back from AD, written as LDIF into a second OU),
+//!    for a baseline of what Samba itself can take;
+//! 3. a no-op resync: no LDAP writes (asserted), only the list pages from Remote;
+//! 4. both OUs deleted again (also after a failure).
+//!
+//! Run: `HRSYNC_BENCH_PEOPLE=10000 cargo bench -p hrsync-tests --bench sync`.
+//! Needs Samba (`bash tests/ad/samba-ad.sh start`) and `ldapadd` (ldap-utils).
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use base64::Engine as _;
+use hrsync::config::Config;
+use hrsync::directory::{DirEntry, Directory, DirectoryConfig, SearchScope, escape};
+use hrsync::sync::plan::Op;
+use hrsync::sync::progress::Progress;
+use hrsync::sync::{Engine, RunOptions, RunReport};
+use hrsync_tests::fixtures::{AdEnv, ad_env, plugin_wasm, workspace_root};
+use hrsync_tests::remote_sim::{SimConfig, SimStats, Simulator};
+use tracing::span;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Prefix of this bench's OUs under the base DN; leftovers of an interrupted run are deleted.
+const OU_PREFIX: &str = "hrsync-bench-sync";
+const CONCURRENCY: usize = 2;
+/// Connections used to delete the OUs at the end.
+const DELETE_WORKERS: usize = 4;
+
+// --- Counting what the engine does on the wire, through its tracing spans ---
+
+/// Span creations seen since the last [`Recorder::reset`].
+#[derive(Default)]
+struct Recorder {
+    /// `directory.*` spans by name (one per LDAP call of the `Directory` client).
+    counts: BTreeMap<&'static str, u64>,
+    /// When each `directory.connect` started.
+    connects: Vec<Instant>,
+    /// When the first `directory.search` closed (the snapshot read).
+    first_search_closed: Option<Instant>,
+}
+
+fn recorder() -> &'static Mutex<Recorder> {
+    static R: OnceLock<Mutex<Recorder>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(Recorder::default()))
+}
+
+impl Recorder {
+    fn reset() {
+        *recorder().lock().unwrap() = Recorder::default();
+    }
+    fn take() -> Recorder {
+        std::mem::take(&mut *recorder().lock().unwrap())
+    }
+    fn count(&self, name: &str) -> u64 {
+        self.counts.get(name).copied().unwrap_or(0)
+    }
+    /// LDAP write requests: `enable`/`disable` are a read plus a modify (when it changes).
+    fn writes(&self) -> u64 {
+        [
+            "directory.add",
+            "directory.modify",
+            "directory.rename",
+            "directory.delete",
+            "directory.set_password",
+            "directory.enable",
+            "directory.disable",
+            "directory.add_member",
+            "directory.remove_member",
+        ]
+        .iter()
+        .map(|n| self.count(n))
+        .sum()
+    }
+    /// LDAP read requests (base-scope reads, inside `ensure_ou` and `enable` too, and searches).
+    fn reads(&self) -> u64 {
+        self.count("directory.get") + self.count("directory.search")
+    }
+}
+
+struct SpanCounter;
+
+impl<S> Layer<S> for SpanCounter
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, _id: &span::Id, _ctx: Context<'_, S>) {
+        let name = attrs.metadata().name();
+        if !name.starts_with("directory.") {
+            return;
+        }
+        let mut r = recorder().lock().unwrap();
+        *r.counts.entry(name).or_default() += 1;
+        if name == "directory.connect" {
+            r.connects.push(Instant::now());
+        }
+    }
+
+    fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        if span.name() == "directory.search" {
+            let mut r = recorder().lock().unwrap();
+            if r.first_search_closed.is_none() && !r.connects.is_empty() {
+                r.first_search_closed = Some(Instant::now());
+            }
+        }
+    }
+}
+
+fn init_tracing() {
+    let counter = SpanCounter.with_filter(tracing_subscriber::filter::filter_fn(|m| {
+        m.is_span() && m.name().starts_with("directory.")
+    }));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        );
+    tracing_subscriber::registry()
+        .with(counter)
+        .with(fmt)
+        .init();
+}
+
+// --- The world ---
+
+async fn connect(ad: &AdEnv) -> anyhow::Result<Directory> {
+    let cfg = DirectoryConfig::new(ad.url.clone(), ad.bind_dn.clone(), ad.password.clone())
+        .with_ca_file(ad.ca_file.clone());
+    Ok(Directory::connect(&cfg).await?)
+}
+
+fn depth(dn: &str) -> usize {
+    escape::parse_dn(dn).map_or(0, |r| r.len())
+}
+
+/// Deletes a subtree: groups first (so deleting users does not rewrite a huge `member`
+/// attribute once per user), then everything deepest first, each level spread over
+/// [`DELETE_WORKERS`] connections. Returns (entries deleted, entries left).
+async fn delete_tree(ad: &AdEnv, base: &str) -> anyhow::Result<(usize, usize)> {
+    let mut d = connect(ad).await?;
+    let groups = match d.search_paged(base, "(objectClass=group)", &["1.1"]).await {
+        Ok(g) => g,
+        Err(e) if e.is_no_such_object() => return Ok((0, 0)),
+        Err(e) => return Err(e.into()),
+    };
+    let mut deleted = 0;
+    for g in groups {
+        if d.delete(&g.dn).await.is_ok() {
+            deleted += 1;
+        }
+    }
+    let mut entries = d.search_paged(base, "(objectClass=*)", &["1.1"]).await?;
+    let _ = d.unbind().await;
+    entries.sort_by_key(|e| std::cmp::Reverse(depth(&e.dn)));
+    let mut levels: Vec<Vec<String>> = Vec::new();
+    let mut last = usize::MAX;
+    for e in entries {
+        let dd = depth(&e.dn);
+        if dd != last {
+            levels.push(Vec::new());
+            last = dd;
+        }
+        levels.last_mut().unwrap().push(e.dn);
+    }
+    for level in levels {
+        let workers = DELETE_WORKERS.min(level.len()).max(1);
+        let mut chunks: Vec<Vec<String>> = vec![Vec::new(); workers];
+        for (i, dn) in level.into_iter().enumerate() {
+            chunks[i % workers].push(dn);
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for chunk in chunks {
+            let ad = ad.clone();
+            tasks.spawn(async move {
+                let mut d = connect(&ad).await?;
+                let mut ok = 0usize;
+                for dn in chunk {
+                    if d.delete(&dn).await.is_ok() {
+                        ok += 1;
+                    }
+                }
+                let _ = d.unbind().await;
+                Ok::<usize, anyhow::Error>(ok)
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            deleted += done??;
+        }
+    }
+    let mut d = connect(ad).await?;
+    let left = match d.search_paged(base, "(objectClass=*)", &["1.1"]).await {
+        Ok(l) => l.len(),
+        Err(e) if e.is_no_such_object() => 0,
+        Err(e) => return Err(e.into()),
+    };
+    let _ = d.unbind().await;
+    Ok((deleted, left))
+}
+
+/// Deletes the OUs of earlier, interrupted runs of this bench.
+async fn delete_leftovers(ad: &AdEnv) -> anyhow::Result<()> {
+    let mut d = connect(ad).await?;
+    let old = d
+        .search_paged_scoped(
+            &ad.base_dn,
+            SearchScope::OneLevel,
+            &format!("(ou={OU_PREFIX}*)"),
+            &["1.1"],
+        )
+        .await?;
+    let _ = d.unbind().await;
+    for e in old {
+        eprintln!("bench: deleting the leftover {}", e.dn);
+        delete_tree(ad, &e.dn).await?;
+    }
+    Ok(())
+}
+
+struct World {
+    ad: AdEnv,
+    /// hrsync's OU.
+    ou: String,
+    /// The OU `ldapadd` writes to.
+    ldif_ou: String,
+    sim: Simulator,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn config(&self) -> anyhow::Result<Config> {
+        let d = self.dir.path();
+        std::fs::write(d.join("ldap.pw"), &self.ad.password)?;
+        std::fs::write(d.join("remote.token"), &self.sim.config().api_token)?;
+        let cache = workspace_root().join("target/hrsync-test-cache");
+        let ou = &self.ou;
+        let base = self.sim.base_url();
+        // The test suite's configuration (tests/tests/sync_ad.rs), with sAMAccountNames prefixed
+        // `h` so they cannot collide with the tests' accounts in the same domain.
+        let text = format!(
+            r#"
+[store]
+path = "hrsync.db"
+[runtime]
+cache_dir = "{cache}"
+[directory]
+url = "{url}"
+bind_dn = "{bind_dn}"
+bind_password = {{ file = "ldap.pw" }}
+ca_file = "{ca}"
+base_dn = "{ou}"
+users_ou = "OU=Staff,{ou}"
+disabled_ou = "OU=Disabled,{ou}"
+concurrency = {CONCURRENCY}
+
+[connectors.remote]
+plugin = "{plugin}"
+base_url = "{base}"
+allowed_hosts = ["{base}"]
+auth = {{ kind = "api-token", token = {{ file = "remote.token" }} }}
+
+[mapping.attributes]
+givenName = "{{{{ first_name }}}}"
+sn = "{{{{ last_name }}}}"
+displayName = "{{{{ full_name }}}}"
+title = "{{{{ job_title }}}}"
+department = "{{{{ department }}}}"
+c = "{{{{ country_code }}}}"
+sAMAccountName = {{ unique = [
+  "h{{{{ first_name|ascii|lower|samsafe }}}}{{% if last_name %}}.{{{{ last_name|ascii|lower|samsafe }}}}{{% endif %}}",
+  "h{{{{ first_name|ascii|lower|samsafe|first }}}}{{{{ last_name|ascii|lower|samsafe }}}}",
+  "h{{{{ first_name|ascii|lower|samsafe }}}}{{% if last_name %}}.{{{{ last_name|ascii|lower|samsafe }}}}{{% endif %}}{{{{ n }}}}",
+], max_len = 20, apply = "on-create" }}
+
+[sync]
+connector = "remote"
+ou = "OU={{{{ department|dn }}}},OU=Staff,{ou}"
+time_zone = "Europe/Berlin"
+prehire_days = 7
+set_initial_password = false
+
+[[sync.groups]]
+dn = "CN=All Staff,{ou}"
+
+[[sync.groups]]
+dn = "CN=Engineering,{ou}"
+when = "department == 'Engineering'"
+"#,
+            cache = cache.display(),
+            url = self.ad.url,
+            bind_dn = self.ad.bind_dn,
+            ca = self.ad.ca_file,
+            plugin = plugin_wasm("hrsync_plugin_remote.wasm").display(),
+        );
+        Ok(Config::parse(&d.join("hrsync.toml"), &text)?)
+    }
+}
+
+// --- One measured run ---
+
+struct Measured {
+    report: RunReport,
+    open: Duration,
+    wall: Duration,
+    /// Listing + details (until the snapshot's connect).
+    source: Duration,
+    /// Snapshot: connect + paged search.
+    snapshot: Duration,
+    /// Plan, quarantine/release bookkeeping.
+    plan: Duration,
+    /// Creates, updates, groups (phase 1 of apply), incl. the plan saved at the end.
+    apply: Duration,
+    /// `manager` modifies (phase 2 of apply).
+    managers: Duration,
+    remote: SimStats,
+    ldap: Recorder,
+}
+
+async fn measured_run(w: &World, progress: &Progress) -> anyhow::Result<Measured> {
+    let t_open = Instant::now();
+    let config = w.config()?;
+    let runtime = Engine::runtime(&config)?;
+    let engine = Engine::open(config, &runtime)?;
+    let open = t_open.elapsed();
+    let opts = RunOptions {
+        apply: true,
+        only: None,
+        trigger: "bench".into(),
+        now: None,
+    };
+    w.sim.state().reset_stats();
+    Recorder::reset();
+    let t0 = Instant::now();
+    let report = engine.run(&opts, progress).await?;
+    let end = Instant::now();
+    let ldap = Recorder::take();
+    let remote = w.sim.state().stats();
+    drop(engine);
+
+    // Connects: [0] the snapshot, then one per apply worker of phase 1, then of phase 2.
+    let phase1 = report
+        .plan
+        .people
+        .iter()
+        .filter(|p| p.leaver || p.ops.iter().any(|o| !matches!(o, Op::SetManager { .. })))
+        .count()
+        .min(CONCURRENCY);
+    let at = |i: usize| ldap.connects.get(i).copied();
+    let snap = at(0).unwrap_or(end);
+    let snap_done = ldap.first_search_closed.unwrap_or(snap).max(snap);
+    let apply1 = if phase1 > 0 { at(1) } else { None }.unwrap_or(end);
+    let apply2 = at(1 + phase1).filter(|_| phase1 > 0).unwrap_or(end);
+    Ok(Measured {
+        open,
+        wall: end - t0,
+        source: snap - t0,
+        snapshot: snap_done - snap,
+        plan: apply1.saturating_duration_since(snap_done),
+        apply: apply2.saturating_duration_since(apply1),
+        managers: end.saturating_duration_since(apply2),
+        report,
+        remote,
+        ldap,
+    })
+}
+
+fn op_counts(r: &RunReport) -> BTreeMap<&'static str, usize> {
+    let mut m = BTreeMap::new();
+    for op in r.plan.people.iter().flat_map(|p| &p.ops) {
+        let k = match op {
+            Op::Create { .. } => "create",
+            Op::Modify { .. } => "modify",
+            Op::Move { .. } => "move",
+            Op::Enable { .. } => "enable",
+            Op::Disable { .. } => "disable",
+            Op::AddToGroup { .. } => "add-to-group",
+            Op::RemoveFromGroup { .. } => "remove-from-group",
+            Op::SetManager { .. } => "set-manager",
+            Op::Delete { .. } => "delete",
+        };
+        *m.entry(k).or_default() += 1;
+    }
+    m
+}
+
+// --- LDIF ---
+
+/// RFC 2849 SAFE-STRING: otherwise the value is written base64 (`attr:: …`).
+fn ldif_safe(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.iter()
+        .all(|&c| c.is_ascii() && c != 0 && c != b'\n' && c != b'\r')
+        && !matches!(b.first(), Some(b' ' | b':' | b'<'))
+        && !v.ends_with(' ')
+}
+
+fn ldif_line(out: &mut String, attr: &str, value: &str) {
+    if ldif_safe(value) {
+        let _ = writeln!(out, "{attr}: {value}");
+    } else {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(value.as_bytes());
+        let _ = writeln!(out, "{attr}:: {b64}");
+    }
+}
+
+/// `dn` with the suffix `from` (ASCII case-insensitive) replaced by `to`.
+fn rebase(dn: &str, from: &str, to: &str) -> anyhow::Result<String> {
+    let cut = dn
+        .len()
+        .checked_sub(from.len())
+        .filter(|&i| dn.is_char_boundary(i) && dn[i..].eq_ignore_ascii_case(from))
+        .with_context(|| format!("{dn} is not under {from}"))?;
+    Ok(format!("{}{to}", &dn[..cut]))
+}
+
+struct Ldif {
+    text: String,
+    ous: usize,
+    users: usize,
+}
+
+/// The OUs and accounts hrsync created, read back from AD, moved to `w.ldif_ou`, with the
+/// sAMAccountName (and UPN, if any) `h…` renamed `b…`. Only the attributes hrsync wrote.
+async fn build_ldif(w: &World, attrs: &BTreeSet<String>) -> anyhow::Result<Ldif> {
+    let mut d = connect(&w.ad).await?;
+    let staff = format!("OU=Staff,{}", w.ou);
+    let mut ous = d
+        .search_paged(&staff, "(objectClass=organizationalUnit)", &["ou"])
+        .await?;
+    ous.sort_by_key(|e| depth(&e.dn));
+    let mut want: Vec<&str> = vec!["objectClass", "userAccountControl"];
+    want.extend(attrs.iter().map(String::as_str));
+    let users = d
+        .search_paged(
+            &staff,
+            "(&(objectCategory=person)(objectClass=user))",
+            &want,
+        )
+        .await?;
+    let _ = d.unbind().await;
+    let mut text = String::new();
+    for ou in &ous {
+        ldif_line(&mut text, "dn", &rebase(&ou.dn, &w.ou, &w.ldif_ou)?);
+        text.push_str("objectClass: top\nobjectClass: organizationalUnit\n");
+        for v in ou.values("ou") {
+            ldif_line(&mut text, "ou", v);
+        }
+        text.push('\n');
+    }
+    for u in &users {
+        ensure!(u.bin_attrs.is_empty(), "{} has binary attributes", u.dn);
+        ldif_line(&mut text, "dn", &rebase(&u.dn, &w.ou, &w.ldif_ou)?);
+        for a in &want {
+            for v in u.values(a) {
+                let v = if a.eq_ignore_ascii_case("sAMAccountName")
+                    || a.eq_ignore_ascii_case("userPrincipalName")
+                {
+                    match v.strip_prefix('h') {
+                        Some(rest) => format!("b{rest}"),
+                        None => bail!("{}: {a} {v:?} does not start with h", u.dn),
+                    }
+                } else {
+                    v.clone()
+                };
+                ldif_line(&mut text, a, &v);
+            }
+        }
+        text.push('\n');
+    }
+    Ok(Ldif {
+        text,
+        ous: ous.len(),
+        users: users.len(),
+    })
+}
+
+struct LdapAdd {
+    wall: Duration,
+    added: usize,
+    failed: usize,
+    first_errors: Vec<String>,
+}
+
+fn run_ldapadd(w: &World, file: &Path) -> anyhow::Result<LdapAdd> {
+    let pw = w.dir.path().join("ldapadd.pw");
+    std::fs::write(&pw, &w.ad.password)?;
+    let t0 = Instant::now();
+    let out = Command::new("ldapadd")
+        .args(["-c", "-x", "-H", &w.ad.url, "-D", &w.ad.bind_dn, "-y"])
+        .arg(&pw)
+        .arg("-f")
+        .arg(file)
+        .env("LDAPTLS_CACERT", &w.ad.ca_file)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run ldapadd (apt-get install ldap-utils)")?;
+    let wall = t0.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let added = stdout
+        .lines()
+        .filter(|l| l.starts_with("adding new entry"))
+        .count();
+    let errors: Vec<String> = stderr
+        .lines()
+        .filter(|l| l.starts_with("ldap_add:") || l.contains("additional info"))
+        .map(str::to_string)
+        .collect();
+    let failed = stderr
+        .lines()
+        .filter(|l| l.starts_with("ldap_add:"))
+        .count();
+    if !out.status.success() && failed == 0 {
+        bail!("ldapadd failed ({}): {stderr}", out.status);
+    }
+    Ok(LdapAdd {
+        wall,
+        // "adding new entry" is printed before the server answers.
+        added: added - failed.min(added),
+        failed,
+        first_errors: errors.into_iter().take(6).collect(),
+    })
+}
+
+// --- Output ---
+
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+fn rate(n: usize, d: Duration) -> String {
+    if d.is_zero() {
+        return "-".into();
+    }
+    format!("{:.1}/s", n as f64 / d.as_secs_f64())
+}
+
+fn remote_line(s: &SimStats) -> String {
+    format!(
+        "{} (list pages {}, details {}, token {}, other {})",
+        s.total_requests,
+        s.route_count("GET /v1/employments"),
+        s.route_count("GET /v1/employments/{id}"),
+        s.token_requests,
+        s.total_requests
+            - s.route_count("GET /v1/employments")
+            - s.route_count("GET /v1/employments/{id}")
+            - s.token_requests,
+    )
+}
+
+fn ldap_line(r: &Recorder) -> String {
+    let short = |n: &str| n.trim_start_matches("directory.").to_string();
+    let parts: Vec<String> = r
+        .counts
+        .iter()
+        .filter(|(n, _)| **n != "directory.ensure_ou")
+        .map(|(n, c)| format!("{} {c}", short(n)))
+        .collect();
+    parts.join(", ")
+}
+
+fn row(out: &mut String, k: &str, v: impl std::fmt::Display) {
+    let _ = writeln!(out, "  {k:<38} {v}");
+}
+
+// --- The bench ---
+
+struct Results {
+    first: Measured,
+    ldif: Ldif,
+    ldif_bytes: usize,
+    ldif_build: Duration,
+    ldapadd: LdapAdd,
+    second: Measured,
+}
+
+async fn bench(w: &World, people: usize, progress: &Progress) -> anyhow::Result<Results> {
+    eprintln!("bench: 1/3 initial sync of {people} people");
+    let first = measured_run(w, progress).await?;
+    let r = &first.report;
+    ensure!(
+        r.plan.summary.create > 0 && r.operations_applied > 0,
+        "the initial sync created nothing: {}",
+        hrsync::sync::report::summary_line(&r.plan)
+    );
+    if !r.failed.is_empty() {
+        eprintln!(
+            "bench: {} people failed in the initial sync, e.g. {:?}",
+            r.failed.len(),
+            r.failed.first()
+        );
+    }
+
+    eprintln!("bench: 2/3 ldapadd -c of the same accounts");
+    let attrs: BTreeSet<String> = r
+        .plan
+        .people
+        .iter()
+        .flat_map(|p| &p.ops)
+        .filter_map(|o| match o {
+            Op::Create { attributes, .. } => Some(attributes.keys().cloned()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let t = Instant::now();
+    let ldif = build_ldif(w, &attrs).await?;
+    let ldif_build = t.elapsed();
+    let file = w.dir.path().join("accounts.ldif");
+    std::fs::write(&file, &ldif.text)?;
+    let mut d = connect(&w.ad).await?;
+    d.ensure_ou(&w.ldif_ou).await?;
+    let _ = d.unbind().await;
+    let ldapadd = run_ldapadd(w, &file)?;
+    if ldapadd.failed > 0 {
+        eprintln!(
+            "bench: ldapadd: {} entries failed: {:?}",
+            ldapadd.failed, ldapadd.first_errors
+        );
+    }
+
+    eprintln!("bench: 3/3 no-op resync");
+    let second = measured_run(w, progress).await?;
+    let planned: usize = second.report.plan.people.iter().map(|p| p.ops.len()).sum();
+    ensure!(
+        planned == 0 && second.report.operations_applied == 0 && second.ldap.writes() == 0,
+        "the resync wrote: {planned} planned ops, {} applied, {} LDAP writes: {}",
+        second.report.operations_applied,
+        second.ldap.writes(),
+        hrsync::sync::report::render(&second.report.plan)
+    );
+    Ok(Results {
+        first,
+        ldif_bytes: ldif.text.len(),
+        ldif,
+        ldif_build,
+        ldapadd,
+        second,
+    })
+}
+
+fn print(people: usize, w: &World, res: &Results, cleanup: Option<(Duration, usize, usize)>) {
+    let Results {
+        first: f,
+        ldif,
+        ldif_bytes,
+        ldif_build,
+        ldapadd,
+        second: s,
+    } = res;
+    let r = &f.report;
+    let ops = op_counts(r);
+    let created = r.plan.summary.create;
+    let op = |k: &str| ops.get(k).copied().unwrap_or(0);
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "\nhrsync sync benchmark: {people} HR people, Remote simulator (seed 7, NO rate limit), \
+         Samba AD DC over LDAPS (127.0.0.1, tdb, prefork)\n\
+         config: concurrency = {CONCURRENCY}, set_initial_password = false (measures the engine, \
+         not password hashing), groups All Staff + Engineering, managers on\n\
+         OUs: {} (hrsync), {} (ldapadd)\n",
+        w.ou, w.ldif_ou
+    );
+    let _ = writeln!(o, "1. initial load (`sync`, empty store, empty OU)");
+    row(&mut o, "engine open (config, plugin, store)", secs(f.open));
+    row(&mut o, "wall time (run)", secs(f.wall));
+    row(&mut o, "  listing + details (Remote)", secs(f.source));
+    row(&mut o, "  snapshot (LDAP paged search)", secs(f.snapshot));
+    row(&mut o, "  plan (+ store bookkeeping)", secs(f.plan));
+    row(&mut o, "  apply: accounts + groups", secs(f.apply));
+    row(&mut o, "  apply: managers (+ save plan)", secs(f.managers));
+    row(
+        &mut o,
+        "people in HR / planned / unchanged-etc",
+        format!(
+            "{} / {} / out of scope {}, quarantined {}",
+            r.plan.summary.people,
+            r.plan.people.len(),
+            r.plan.summary.out_of_scope,
+            r.plan.summary.quarantined
+        ),
+    );
+    row(&mut o, "accounts created", created);
+    row(&mut o, "failed people", r.failed.len());
+    row(&mut o, "people/s (created / wall)", rate(created, f.wall));
+    row(
+        &mut o,
+        "accounts/s in apply (created / apply)",
+        rate(created, f.apply + f.managers),
+    );
+    row(&mut o, "Remote requests", remote_line(&f.remote));
+    row(
+        &mut o,
+        "operations applied (RunReport)",
+        format!(
+            "{} = create {} + add-to-group {} + set-manager {}{}",
+            r.operations_applied,
+            op("create"),
+            op("add-to-group"),
+            op("set-manager"),
+            {
+                let rest: usize = ops
+                    .iter()
+                    .filter(|(k, _)| !["create", "add-to-group", "set-manager"].contains(k))
+                    .map(|(_, v)| v)
+                    .sum();
+                if rest > 0 {
+                    format!(" + other {rest}")
+                } else {
+                    String::new()
+                }
+            }
+        ),
+    );
+    row(
+        &mut o,
+        "LDAP requests (client spans)",
+        format!(
+            "{} writes, {} reads, {} binds",
+            f.ldap.writes(),
+            f.ldap.reads(),
+            f.ldap.count("directory.connect")
+        ),
+    );
+    row(&mut o, "  by call", ldap_line(&f.ldap));
+    row(
+        &mut o,
+        "  per created account",
+        format!(
+            "{:.2} writes, {:.2} reads",
+            f.ldap.writes() as f64 / created.max(1) as f64,
+            f.ldap.reads() as f64 / created.max(1) as f64
+        ),
+    );
+    row(
+        &mut o,
+        "LDAP writes/s in apply",
+        rate(f.ldap.writes() as usize, f.apply + f.managers),
+    );
+
+    let _ = writeln!(
+        o,
+        "\n2. `ldapadd -c` of the same accounts (read back from AD, same DNs under the second OU, \
+         same attributes, sAMAccountName h… -> b…; userAccountControl as read, so enabled in the add itself)"
+    );
+    row(&mut o, "read back + LDIF build", secs(*ldif_build));
+    row(
+        &mut o,
+        "LDIF",
+        format!(
+            "{} OUs + {} accounts, {:.1} MiB",
+            ldif.ous,
+            ldif.users,
+            *ldif_bytes as f64 / 1048576.0
+        ),
+    );
+    row(&mut o, "wall time (one connection)", secs(ldapadd.wall));
+    row(
+        &mut o,
+        "entries added / failed",
+        format!("{} / {}", ldapadd.added, ldapadd.failed),
+    );
+    row(&mut o, "entries/s", rate(ldapadd.added, ldapadd.wall));
+    let ratio = f.wall.as_secs_f64() / ldapadd.wall.as_secs_f64().max(1e-9);
+    row(
+        &mut o,
+        "ratio hrsync run / ldapadd (wall)",
+        format!("{ratio:.2}x"),
+    );
+    let apply = (f.apply + f.managers).as_secs_f64();
+    row(
+        &mut o,
+        "ratio hrsync apply / ldapadd",
+        format!("{:.2}x", apply / ldapadd.wall.as_secs_f64().max(1e-9)),
+    );
+    let extra = f.ldap.writes() as i64 - created as i64;
+    row(
+        &mut o,
+        "hrsync extra writes beyond the adds",
+        format!(
+            "{extra} (enable {}, add-to-group {}, set-manager/modify {}, OU adds {})",
+            f.ldap.count("directory.enable"),
+            f.ldap.count("directory.add_member"),
+            f.ldap.count("directory.modify"),
+            f.ldap.count("directory.add") as i64 - created as i64,
+        ),
+    );
+    row(
+        &mut o,
+        "writes/s: hrsync apply vs ldapadd",
+        format!(
+            "{} vs {}",
+            rate(f.ldap.writes() as usize, f.apply + f.managers),
+            rate(ldapadd.added, ldapadd.wall)
+        ),
+    );
+
+    let _ = writeln!(o, "\n3. no-op resync (`sync` again, new engine)");
+    row(&mut o, "engine open", secs(s.open));
+    row(&mut o, "wall time (run)", secs(s.wall));
+    row(&mut o, "  listing + details (Remote)", secs(s.source));
+    row(&mut o, "  snapshot (LDAP paged search)", secs(s.snapshot));
+    row(
+        &mut o,
+        "  plan + bookkeeping + save",
+        secs(s.plan + s.apply + s.managers),
+    );
+    row(
+        &mut o,
+        "LDAP writes (asserted 0)",
+        format!(
+            "{} (operations applied {}), reads {}",
+            s.ldap.writes(),
+            s.report.operations_applied,
+            s.ldap.reads()
+        ),
+    );
+    row(&mut o, "Remote requests", remote_line(&s.remote));
+    row(
+        &mut o,
+        "details refetched / deferred",
+        format!(
+            "{} / {}",
+            s.report.details_fetched, s.report.details_deferred
+        ),
+    );
+    row(
+        &mut o,
+        "people/s checked",
+        rate(s.report.plan.summary.people, s.wall),
+    );
+    if let Some((t, deleted, left)) = cleanup {
+        let _ = writeln!(o, "\n4. cleanup (both OUs, {DELETE_WORKERS} connections)");
+        row(&mut o, "wall time", secs(t));
+        row(
+            &mut o,
+            "entries deleted / left",
+            format!("{deleted} / {left}"),
+        );
+        row(&mut o, "deletes/s", rate(deleted, t));
+    }
+    println!("{o}");
+    let _ = std::io::stdout().flush();
+}
+
+fn main() -> anyhow::Result<()> {
+    let people: usize = match std::env::var("HRSYNC_BENCH_PEOPLE") {
+        Ok(v) => v.parse().context("HRSYNC_BENCH_PEOPLE must be a number")?,
+        Err(_) => 10_000,
+    };
+    init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let ad = ad_env();
+    let ou = format!("OU={OU_PREFIX},{}", ad.base_dn);
+    let ldif_ou = format!("OU={OU_PREFIX}-ldif,{}", ad.base_dn);
+    let progress = if std::env::var_os("HRSYNC_BENCH_QUIET").is_some() {
+        Progress::hidden()
+    } else {
+        Progress::new(false)
+    };
+
+    let world = rt.block_on(async {
+        delete_leftovers(&ad).await?;
+        let mut d = connect(&ad).await?;
+        d.ensure_ou(&ou).await?;
+        for g in ["All Staff", "Engineering"] {
+            d.add(
+                &format!("CN={g},{ou}"),
+                &[
+                    ("objectClass", vec!["top", "group"]),
+                    (
+                        "sAMAccountName",
+                        vec![&format!("{OU_PREFIX}-{}", g.replace(' ', ""))],
+                    ),
+                ],
+            )
+            .await?;
+        }
+        let _ = d.unbind().await;
+        let sim = Simulator::start(SimConfig {
+            people,
+            seed: 7,
+            rate_limit: None,
+            ..SimConfig::default()
+        })
+        .await?;
+        anyhow::Ok(World {
+            ad: ad.clone(),
+            ou: ou.clone(),
+            ldif_ou: ldif_ou.clone(),
+            sim,
+            dir: tempfile::tempdir()?,
+        })
+    });
+    let world = match world {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = rt.block_on(delete_tree(&ad, &ou));
+            return Err(e);
+        }
+    };
+
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(bench(&world, people, &progress))
+    }));
+
+    eprintln!("bench: cleanup");
+    let t = Instant::now();
+    let mut deleted = 0;
+    let mut left = 0;
+    for base in [&world.ou, &world.ldif_ou] {
+        match rt.block_on(delete_tree(&ad, base)) {
+            Ok((d, l)) => {
+                deleted += d;
+                left += l;
+            }
+            Err(e) => eprintln!("bench: cleanup of {base} failed: {e:#}"),
+        }
+    }
+    let cleanup = (t.elapsed(), deleted, left);
+    if left > 0 {
+        eprintln!("bench: {left} entries could not be deleted; the next run retries");
+    }
+
+    match outcome {
+        Ok(Ok(res)) => {
+            print(people, &world, &res, Some(cleanup));
+            rt.block_on(world.sim.shutdown());
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
