@@ -4,6 +4,7 @@
 //! runs HR connectors as sandboxed WebAssembly components (see `wit/connector.wit`).
 
 pub mod auth;
+pub mod automation;
 pub mod cli;
 pub mod config;
 pub mod connector;
@@ -11,7 +12,10 @@ pub mod directory;
 pub mod egress;
 pub mod http;
 pub mod mapping;
+pub mod orchestration;
+pub mod outbound;
 pub mod runtime;
 pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod templates;

@@ -16,9 +16,12 @@ use serde::Deserialize;
 pub use secret_ref::SecretRef;
 
 use crate::auth::{Credentials, RefreshTokenFile};
+use crate::automation::AutomationConfig;
 use crate::egress::AllowedHosts;
 use crate::http::Budget;
 use crate::mapping::MappingConfig;
+use crate::orchestration::TemplateConfig;
+use crate::outbound::WebhookConfig;
 use crate::secret::Secret;
 use crate::sync::rules::SyncRules;
 
@@ -55,6 +58,42 @@ struct RawConfig {
     mapping: MappingConfig,
     #[serde(default)]
     sync: SyncRules,
+    #[serde(default)]
+    templates: BTreeMap<String, TemplateConfig>,
+    #[serde(default)]
+    webhooks: BTreeMap<String, WebhookConfig>,
+    #[serde(default)]
+    outbound: RawOutbound,
+    #[serde(default)]
+    automations: Vec<AutomationConfig>,
+    #[serde(default)]
+    serve: ServeSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbound {
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+}
+
+/// `[serve]`: the long-running service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeSettings {
+    /// Where to listen (`127.0.0.1:8080`).
+    pub listen: String,
+    /// Attempts per event before it is marked failed.
+    pub event_attempts: i64,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        ServeSettings {
+            listen: "127.0.0.1:8080".to_string(),
+            event_attempts: 5,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,6 +187,16 @@ pub struct Config {
     pub mapping: MappingConfig,
     /// Sync rules: scope, OUs, groups, leavers, safety gate.
     pub sync: SyncRules,
+    /// Orchestration templates by name.
+    pub templates: BTreeMap<String, TemplateConfig>,
+    /// Outbound webhooks by name.
+    pub webhooks: BTreeMap<String, WebhookConfig>,
+    /// Where outbound webhooks may go (unless they use a connector's credentials).
+    pub outbound_allowed_hosts: AllowedHosts,
+    /// Automations.
+    pub automations: Vec<AutomationConfig>,
+    /// The service.
+    pub serve: ServeSettings,
 }
 
 /// `[directory]`, validated.
@@ -338,7 +387,40 @@ impl Config {
             );
         }
 
+        let outbound_allowed_hosts = AllowedHosts::parse(&raw.outbound.allowed_hosts)
+            .map_err(|e| invalid("outbound.allowed_hosts", e.to_string()))?;
+        for a in &raw.automations {
+            a.cron().map_err(|m| invalid("automations", m))?;
+            if let Some(t) = &a.template {
+                if !raw.templates.contains_key(t) {
+                    return Err(invalid(
+                        "automations",
+                        format!(
+                            "automation `{}` names template `{t}`, which is not configured",
+                            a.name
+                        ),
+                    ));
+                }
+            }
+        }
+        for (name, t) in &raw.templates {
+            for (i, step) in t.steps.iter().enumerate() {
+                if let crate::orchestration::StepAction::Webhook { webhook } = &step.action {
+                    if !raw.webhooks.contains_key(webhook) {
+                        return Err(invalid(
+                            &format!("templates.{name}.steps[{i}]"),
+                            format!("webhook `{webhook}` is not configured"),
+                        ));
+                    }
+                }
+            }
+        }
         Ok(Config {
+            templates: raw.templates,
+            webhooks: raw.webhooks,
+            outbound_allowed_hosts,
+            automations: raw.automations,
+            serve: raw.serve,
             path: path.to_path_buf(),
             store_path: resolve(raw.store.path.as_deref().unwrap_or(Path::new("hrsync.db"))),
             cache_dir: resolve(

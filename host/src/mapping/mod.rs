@@ -102,7 +102,7 @@
 mod config;
 mod engine;
 mod error;
-mod filters;
+pub(crate) mod filters;
 mod person;
 
 #[cfg(test)]

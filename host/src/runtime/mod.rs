@@ -324,6 +324,12 @@ impl Plugin {
         outcome.map_err(|e| self.failure(&store, call, e))
     }
 
+    /// Only makes a fresh store and instance, as every call does; for benchmarks.
+    #[doc(hidden)]
+    pub async fn bench_instantiate(&self) -> Result<(), PluginError> {
+        self.start("instantiate").await.map(drop)
+    }
+
     /// `describe`.
     pub async fn describe(&self) -> Result<wit::Descriptor, PluginError> {
         let (mut store, instance) = self.start("describe").await?;

@@ -2,7 +2,10 @@
 //! cached details, so a resync does not re-fetch unchanged people), the audit log of every
 //! directory change, the quarantine, and the inbound event queue. Never a secret.
 
+mod queue;
 mod schema;
+
+pub use queue::{StoredEvent, TemplateRun};
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -55,6 +55,25 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE(connector, dedupe_key)
     );
     ",
+    // 2: orchestration template runs (persisted waits).
+    "
+    CREATE TABLE template_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        template TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        step INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL,
+        resume_at TEXT,
+        inputs_hash TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_error TEXT
+    );
+    CREATE INDEX template_runs_due ON template_runs(state, resume_at);
+    CREATE INDEX template_runs_person ON template_runs(template, person_id);
+    CREATE INDEX events_state ON events(state, id);
+    ",
 ];
 
 /// Brings the schema up to date.

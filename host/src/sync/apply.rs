@@ -289,7 +289,7 @@ async fn apply_op(
 }
 
 /// A random password that meets AD's default complexity (upper, lower, digit, symbol; 20 long).
-fn initial_password() -> String {
+pub fn initial_password() -> String {
     const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
     const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
     const DIGIT: &[u8] = b"23456789";

@@ -442,6 +442,33 @@ impl Engine {
         })
     }
 
+    /// The account anchored to a person, with all its attributes.
+    pub async fn find_account(
+        &self,
+        person_id: &str,
+    ) -> Result<Option<crate::directory::DirEntry>, SyncError> {
+        self.find_account_by(&self.config.sync.anchor, person_id)
+            .await
+    }
+
+    /// The account whose `attribute` is `value` (e.g. `sAMAccountName`), under the base DN.
+    pub async fn find_account_by(
+        &self,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Option<crate::directory::DirEntry>, SyncError> {
+        let mut dir = Directory::connect(&directory_config(&self.directory)).await?;
+        let filter = format!(
+            "(&(objectClass=user)({attribute}={}))",
+            crate::directory::escape::escape_filter_value(value)
+        );
+        let found = dir
+            .search_paged(&self.directory.base_dn, &filter, &["*"])
+            .await?;
+        let _ = dir.unbind().await;
+        Ok(found.into_iter().next())
+    }
+
     /// Drops what a held run kept back.
     pub fn reject(&self, run_id: i64) -> Result<(), SyncError> {
         let run = self.store.run(run_id)?;

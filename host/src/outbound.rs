@@ -1,0 +1,303 @@
+//! Outbound webhooks: a named HTTP call templated from the AD user's attributes and the person's
+//! fields — method, URL, headers, query, a JSON, form or XML body — with no auth, a bearer token,
+//! basic auth, or a connector's credentials. Egress is checked against an allow-list like a
+//! plugin's: `[outbound].allowed_hosts`, or the connector's when its credentials are used.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::SecretRef;
+use crate::egress::AllowedHosts;
+use crate::secret::Secret;
+use crate::templates::{Context, TemplateError, Templates};
+
+/// `[webhooks.NAME]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    #[serde(default = "default_method")]
+    pub method: String,
+    pub url: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// The body: for `json` a template producing JSON text, or a table of templated fields; for
+    /// `form` a table; for `xml` a template.
+    #[serde(default)]
+    pub body: Option<toml::Value>,
+    #[serde(default)]
+    pub format: BodyFormat,
+    #[serde(default)]
+    pub auth: WebhookAuth,
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
+fn default_method() -> String {
+    "POST".to_string()
+}
+
+/// The body's message type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyFormat {
+    #[default]
+    Json,
+    Form,
+    Xml,
+}
+
+/// How an outbound webhook authenticates.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum WebhookAuth {
+    #[default]
+    None,
+    Bearer {
+        token: SecretRef,
+    },
+    Basic {
+        username: String,
+        password: SecretRef,
+    },
+    /// A configured connector's credentials (its OAuth token or API token).
+    Connector {
+        name: String,
+    },
+}
+
+/// Why a webhook call could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    #[error("webhook `{0}` is not configured")]
+    Unknown(String),
+    #[error("webhook `{name}`: {source}")]
+    Template { name: String, source: TemplateError },
+    #[error("webhook `{name}`: {message}")]
+    Denied { name: String, message: String },
+    #[error("webhook `{name}`: {message}")]
+    Invalid { name: String, message: String },
+    #[error("webhook `{name}`: the request failed: {message}")]
+    Transport { name: String, message: String },
+    #[error("webhook `{name}`: cannot read a secret: {message}")]
+    Secret { name: String, message: String },
+}
+
+/// A request as sent (for `hrsync webhook test` and the audit log; the auth header is masked).
+#[derive(Debug, Clone)]
+pub struct SentRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// The answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// Credentials for webhooks that borrow a connector's.
+pub trait ConnectorCredentials: Send + Sync {
+    /// The bearer token of the connector `name` and its allow-list.
+    fn credentials(
+        &self,
+        name: &str,
+    ) -> impl std::future::Future<Output = Result<(Option<Secret>, AllowedHosts), String>> + Send;
+}
+
+/// Renders and sends one webhook.
+pub async fn call(
+    name: &str,
+    cfg: &WebhookConfig,
+    allowed: &AllowedHosts,
+    base: &std::path::Path,
+    ctx: &Context,
+    connectors: &impl ConnectorCredentials,
+) -> Result<(SentRequest, Answer), OutboundError> {
+    let t = Templates::new();
+    let render = |what: &str, s: &str| {
+        t.render(s, ctx).map_err(|source| OutboundError::Template {
+            name: name.to_string(),
+            source: source.at(what),
+        })
+    };
+    let mut url =
+        url::Url::parse(&render("url", &cfg.url)?).map_err(|e| OutboundError::Invalid {
+            name: name.into(),
+            message: format!("the url is not a URL: {e}"),
+        })?;
+    for (k, v) in &cfg.query {
+        let v = render(&format!("query.{k}"), v)?;
+        url.query_pairs_mut().append_pair(k, &v);
+    }
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (k, v) in &cfg.headers {
+        headers.push((k.clone(), render(&format!("headers.{k}"), v)?));
+    }
+    let (body, content_type) = match (&cfg.body, cfg.format) {
+        (None, _) => (String::new(), None),
+        (Some(toml::Value::String(s)), BodyFormat::Json) => {
+            (render("body", s)?, Some("application/json"))
+        }
+        (Some(toml::Value::String(s)), BodyFormat::Xml) => {
+            (render("body", s)?, Some("application/xml"))
+        }
+        (Some(toml::Value::Table(fields)), BodyFormat::Json) => {
+            let mut obj = serde_json::Map::new();
+            for (k, v) in fields {
+                let text = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
+                obj.insert(
+                    k.clone(),
+                    serde_json::Value::String(render(&format!("body.{k}"), &text)?),
+                );
+            }
+            (
+                serde_json::Value::Object(obj).to_string(),
+                Some("application/json"),
+            )
+        }
+        (Some(toml::Value::Table(fields)), BodyFormat::Form) => {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in fields {
+                let text = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
+                form.append_pair(k, &render(&format!("body.{k}"), &text)?);
+            }
+            (form.finish(), Some("application/x-www-form-urlencoded"))
+        }
+        (Some(_), format) => {
+            return Err(OutboundError::Invalid {
+                name: name.into(),
+                message: format!(
+                    "a {format:?} body must be a template string{}",
+                    if format == BodyFormat::Form {
+                        ""
+                    } else {
+                        " or a table"
+                    }
+                ),
+            });
+        }
+    };
+    if let Some(ct) = content_type {
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            headers.push(("content-type".into(), ct.into()));
+        }
+    }
+
+    let secret = |s: &SecretRef| {
+        s.read(base).map_err(|message| OutboundError::Secret {
+            name: name.into(),
+            message,
+        })
+    };
+    let (authorization, allowed, section) = match &cfg.auth {
+        WebhookAuth::None => (None, allowed.clone(), "[outbound]".to_string()),
+        WebhookAuth::Bearer { token } => (
+            Some(format!("Bearer {}", secret(token)?.expose())),
+            allowed.clone(),
+            "[outbound]".to_string(),
+        ),
+        WebhookAuth::Basic { username, password } => {
+            use base64::Engine;
+            let raw = format!("{username}:{}", secret(password)?.expose());
+            (
+                Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                )),
+                allowed.clone(),
+                "[outbound]".to_string(),
+            )
+        }
+        WebhookAuth::Connector { name: connector } => {
+            let (token, hosts) = connectors.credentials(connector).await.map_err(|message| {
+                OutboundError::Invalid {
+                    name: name.into(),
+                    message,
+                }
+            })?;
+            (
+                token.map(|t| format!("Bearer {}", t.expose())),
+                hosts,
+                format!("[connectors.{connector}]"),
+            )
+        }
+    };
+    if let Err(d) = allowed.check(name, &url) {
+        return Err(OutboundError::Denied {
+            name: name.into(),
+            message: format!(
+                "may not reach {}: it is not allowed. To allow it, add \"{}\" to allowed_hosts in {section}",
+                d.origin, d.origin
+            ),
+        });
+    }
+
+    let method =
+        reqwest::Method::from_bytes(cfg.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
+            OutboundError::Invalid {
+                name: name.into(),
+                message: format!("`{}` is not an HTTP method", cfg.method),
+            }
+        })?;
+    let client =
+        crate::http::client(Duration::from_secs(cfg.timeout_secs.unwrap_or(30))).map_err(|e| {
+            OutboundError::Transport {
+                name: name.into(),
+                message: e.to_string(),
+            }
+        })?;
+    let mut request = client
+        .request(method.clone(), url.clone())
+        .body(body.clone());
+    for (k, v) in &headers {
+        request = request.header(k, v);
+    }
+    if let Some(a) = &authorization {
+        request = request.header("authorization", a);
+    }
+    let response = request.send().await.map_err(|e| OutboundError::Transport {
+        name: name.into(),
+        message: e.to_string(),
+    })?;
+    let status = response.status().as_u16();
+    let answer_headers = response
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let answer_body = response.text().await.unwrap_or_default();
+    let mut shown = headers.clone();
+    if authorization.is_some() {
+        shown.push(("authorization".into(), "*** (masked)".into()));
+    }
+    Ok((
+        SentRequest {
+            method: method.to_string(),
+            url: url.to_string(),
+            headers: shown,
+            body,
+        },
+        Answer {
+            status,
+            headers: answer_headers,
+            body: answer_body,
+        },
+    ))
+}
