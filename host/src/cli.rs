@@ -93,6 +93,28 @@ pub enum Command {
     },
     /// Records that could not be synced, with the reason.
     Quarantine,
+    /// Run the service: webhooks, schedules, waiting templates, health and metrics.
+    Serve {
+        /// Listen here instead of `[serve].listen`.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Run an orchestration template for one person now.
+    Orchestrate {
+        /// The template (`[templates.NAME]`).
+        name: String,
+        /// The person's account, by sAMAccountName.
+        #[arg(long, conflicts_with = "person", required_unless_present = "person")]
+        user: Option<String>,
+        /// The person, by HR id.
+        #[arg(long)]
+        person: Option<String>,
+    },
+    /// Outbound webhooks.
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
     /// Check the configuration (and that templates compile).
     Config {
         #[command(subcommand)]
@@ -105,6 +127,19 @@ pub enum Command {
 pub enum ConnectorCommand {
     /// Authenticate, fetch the first page and one detail, and print every field with a sample.
     Test { name: String },
+}
+
+/// `hrsync webhook …`
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Make the real call for one user and print the request and the response.
+    Test {
+        /// The webhook (`[webhooks.NAME]`).
+        name: String,
+        /// The account, by sAMAccountName.
+        #[arg(long)]
+        user: String,
+    },
 }
 
 /// `hrsync config …`
@@ -268,6 +303,55 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             }
             Ok(0)
         }
+        Command::Serve { listen } => {
+            let config = load(&cli)?;
+            crate::serve::run(config, listen.as_deref()).await?;
+            Ok(0)
+        }
+        Command::Orchestrate { name, user, person } => {
+            let config = load(&cli)?;
+            let runtime = Engine::runtime(&config)?;
+            let engine = Engine::open(config, &runtime)?;
+            let person_id = match (person, user) {
+                (Some(p), _) => p.clone(),
+                (None, Some(sam)) => person_of(&engine, sam).await?,
+                (None, None) => {
+                    return Err(Failure {
+                        message: "name a person with --user or --person".into(),
+                        code: 2,
+                    });
+                }
+            };
+            let outcome = crate::orchestration::Orchestrator::new(&engine)
+                .start(name, &person_id, crate::orchestration::MANUAL, None)
+                .await?;
+            use crate::orchestration::Outcome;
+            match outcome {
+                Outcome::Done { run } => println!(
+                    "template `{name}` done for {person_id} (template run {run}); `hrsync log --person {person_id}` shows each step"
+                ),
+                Outcome::Waiting { run, until } => println!(
+                    "template `{name}` waits until {until} (template run {run}); `hrsync serve` resumes it"
+                ),
+                Outcome::Skipped { reason } => println!("skipped: {reason}"),
+                Outcome::Failed { run, error } => {
+                    return Err(Failure {
+                        message: format!("template `{name}` failed (template run {run}): {error}"),
+                        code: 1,
+                    });
+                }
+            }
+            Ok(0)
+        }
+        Command::Webhook {
+            command: WebhookCommand::Test { name, user },
+        } => {
+            let config = load(&cli)?;
+            let runtime = Engine::runtime(&config)?;
+            let engine = Engine::open(config, &runtime)?;
+            webhook_test(&engine, name, user).await?;
+            Ok(0)
+        }
         Command::Config {
             command: ConfigCommand::Check,
         } => {
@@ -285,6 +369,88 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
     }
+}
+
+/// The HR id anchored on the account with this sAMAccountName.
+async fn person_of(engine: &Engine, sam: &str) -> Result<String, Failure> {
+    let anchor = engine.config().sync.anchor.clone();
+    let account = engine
+        .find_account_by("sAMAccountName", sam)
+        .await?
+        .ok_or_else(|| Failure {
+            message: format!("no account with sAMAccountName `{sam}`"),
+            code: 1,
+        })?;
+    account
+        .first(&anchor)
+        .map(str::to_string)
+        .ok_or_else(|| Failure {
+            message: format!("{} has no {anchor}: hrsync does not manage it", account.dn),
+            code: 1,
+        })
+}
+
+/// `hrsync webhook test`: the real call for one user, request and response printed.
+async fn webhook_test(engine: &Engine, name: &str, sam: &str) -> Result<(), Failure> {
+    let config = engine.config();
+    let cfg = config.webhooks.get(name).ok_or_else(|| Failure {
+        message: format!(
+            "no webhook named `{name}`; configured: {}",
+            config
+                .webhooks
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        code: 1,
+    })?;
+    let account = engine
+        .find_account_by("sAMAccountName", sam)
+        .await?
+        .ok_or_else(|| Failure {
+            message: format!("no account with sAMAccountName `{sam}`"),
+            code: 1,
+        })?;
+    let person = match account.first(&config.sync.anchor) {
+        Some(id) => match engine.store().person_detail(id)? {
+            Some(d) => serde_json::from_str(&d).ok(),
+            None => engine.connector().get(id).await?.ok(),
+        },
+        None => None,
+    };
+    let ctx = crate::templates::Context::new(
+        person.as_ref(),
+        Some((account.dn.as_str(), &account.attrs)),
+    );
+    let base = config.path.parent().unwrap_or(std::path::Path::new("."));
+    let creds = crate::orchestration::credentials(engine);
+    let (sent, answer) = crate::outbound::call(
+        name,
+        cfg,
+        &config.outbound_allowed_hosts,
+        base,
+        &ctx,
+        &creds,
+    )
+    .await?;
+    println!("> {} {}", sent.method, sent.url);
+    for (k, v) in &sent.headers {
+        println!("> {k}: {v}");
+    }
+    println!(">\n{}\n", sent.body);
+    println!("< {}", answer.status);
+    for (k, v) in &answer.headers {
+        println!("< {k}: {v}");
+    }
+    println!("<\n{}", answer.body);
+    if !(200..300).contains(&answer.status) {
+        return Err(Failure {
+            message: format!("the endpoint answered {}", answer.status),
+            code: 1,
+        });
+    }
+    Ok(())
 }
 
 /// Asks yes/no on the terminal; refuses (false) without one.

@@ -53,6 +53,7 @@ pub struct Connector {
     name: String,
     plugin: Plugin,
     stats: Arc<HttpStats>,
+    governor: Arc<RateGovernor>,
 }
 
 impl Connector {
@@ -82,7 +83,7 @@ impl Connector {
             },
             client,
             tokens,
-            governor,
+            governor.clone(),
         );
         let stats = http.stats();
         let context = PluginContext {
@@ -100,6 +101,7 @@ impl Connector {
             name: settings.name.clone(),
             plugin,
             stats,
+            governor,
         })
     }
 
@@ -111,6 +113,11 @@ impl Connector {
     /// HTTP counters (requests sent, 429s, retries).
     pub fn stats(&self) -> &HttpStats {
         &self.stats
+    }
+
+    /// Requests left in the current rate window, when a budget is configured.
+    pub fn request_budget(&self) -> Option<u32> {
+        self.governor.remaining()
     }
 
     /// The plugin's description.

@@ -16,6 +16,7 @@ pub mod orchestration;
 pub mod outbound;
 pub mod runtime;
 pub mod secret;
+pub mod serve;
 pub mod store;
 pub mod sync;
 pub mod templates;

@@ -21,6 +21,9 @@ use crate::runtime::wit;
 use crate::sync::{Engine, RunOptions, SyncError, directory_config};
 use crate::templates::{Context, TemplateError, Templates};
 
+/// The trigger of a run an admin asked for (`hrsync orchestrate`): the loop guard does not apply.
+pub const MANUAL: &str = "manual";
+
 /// At most this many runs of one template for one person in an hour.
 pub const MAX_RUNS_PER_HOUR: i64 = 5;
 
@@ -142,7 +145,12 @@ pub struct Orchestrator<'a> {
 }
 
 /// Credentials of the engine's connector, for webhooks with `auth = { kind = "connector" }`.
-struct EngineCredentials<'a>(&'a Engine);
+pub struct EngineCredentials<'a>(&'a Engine);
+
+/// The credentials source for outbound webhooks of this engine.
+pub fn credentials(engine: &Engine) -> EngineCredentials<'_> {
+    EngineCredentials(engine)
+}
 
 impl outbound::ConnectorCredentials for EngineCredentials<'_> {
     async fn credentials(
@@ -227,16 +235,38 @@ impl<'a> Orchestrator<'a> {
         hex::encode(&h.finalize()[..12])
     }
 
-    /// Starts `template` for a person, unless the loop guard says it already ran for the same inputs.
+    /// Starts `template` for a person when `when` (a condition over `person` and `user`) holds,
+    /// unless the loop guard says it already ran for the same inputs.
     pub async fn start(
         &self,
         template: &str,
         person_id: &str,
         trigger: &str,
+        when: Option<&str>,
     ) -> Result<Outcome, OrchestrationError> {
         self.template(template)?;
         let (person, account) = self.subject(person_id).await?;
+        if let Some(cond) = when {
+            let ctx = Self::context(&person, &account);
+            let go = self
+                .templates
+                .condition(cond, &ctx)
+                .map_err(|e| step_err(template, 0, e.at("when").to_string()))?;
+            if !go {
+                return Ok(Outcome::Skipped {
+                    reason: format!("the condition `{cond}` is false for {person_id}"),
+                });
+            }
+        }
         let hash = Self::inputs_hash(template, &person, &account);
+        if trigger == MANUAL {
+            let run = self
+                .engine
+                .store()
+                .begin_template_run(template, person_id, trigger, &hash)
+                .map_err(SyncError::from)?;
+            return self.continue_run(run, template, person_id, 0).await;
+        }
         let since = (chrono::Utc::now() - chrono::Duration::hours(1))
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let store = self.engine.store();

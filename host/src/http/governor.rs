@@ -114,6 +114,20 @@ impl RateGovernor {
         }
     }
 
+    /// Requests still allowed in the current window by the configured budget (`None` without a
+    /// budget, or while another task holds the state).
+    pub fn remaining(&self) -> Option<u32> {
+        let b = self.budget?;
+        let s = self.state.try_lock().ok()?;
+        let now = Instant::now();
+        let used = s
+            .sent
+            .iter()
+            .filter(|t| now.duration_since(**t) < b.window)
+            .count() as u32;
+        Some(b.requests.saturating_sub(used))
+    }
+
     /// Reads the server's rate-limit headers from an answer.
     pub async fn observe(
         &self,

@@ -1,0 +1,161 @@
+//! HTTP: `POST /webhooks/{connector}`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use super::App;
+use crate::runtime::wit;
+
+/// The largest webhook body accepted.
+const MAX_BODY: usize = 1 << 20;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/webhooks/{connector}", post(webhook))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(app)
+}
+
+fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+fn kind_name(k: wit::EventKind) -> &'static str {
+    match k {
+        wit::EventKind::Hired => "hired",
+        wit::EventKind::Updated => "updated",
+        wit::EventKind::StatusChanged => "status-changed",
+        wit::EventKind::Terminated => "terminated",
+        wit::EventKind::Deleted => "deleted",
+        wit::EventKind::Unrecognized => "unrecognized",
+    }
+}
+
+async fn webhook(
+    State(app): State<Arc<App>>,
+    Path(connector): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !app.accepting.load(Ordering::SeqCst) {
+        return answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "shutting down; deliver again later"}),
+        );
+    }
+    if connector != app.engine.connector().name() {
+        return answer(
+            StatusCode::NOT_FOUND,
+            json!({"error": format!("no connector named `{connector}`")}),
+        );
+    }
+    let request = wit::WebhookRequest {
+        headers: headers
+            .iter()
+            .filter_map(|(k, v)| {
+                Some((
+                    k.as_str().to_ascii_lowercase(),
+                    v.to_str().ok()?.to_string(),
+                ))
+            })
+            .collect(),
+        body: body.to_vec(),
+    };
+    let parsed = app.engine.connector().parse_webhook(&request).await;
+    let events = match parsed {
+        Ok(Ok(events)) => events,
+        Ok(Err(wit::WebhookError::BadSignature(m) | wit::WebhookError::Stale(m))) => {
+            app.metrics
+                .webhooks_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(connector, reason = %m, "webhook refused");
+            return answer(StatusCode::UNAUTHORIZED, json!({"error": m}));
+        }
+        Ok(Err(wit::WebhookError::Malformed(m))) => {
+            app.metrics
+                .webhooks_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            return answer(StatusCode::BAD_REQUEST, json!({"error": m}));
+        }
+        Ok(Err(wit::WebhookError::Other(m))) => {
+            tracing::error!(connector, error = %m, "webhook could not be verified");
+            app.metrics.errors.fetch_add(1, Ordering::Relaxed);
+            return answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "the webhook could not be processed"}),
+            );
+        }
+        Err(e) => {
+            // Internal details stay in the log, not in the answer.
+            tracing::error!(connector, error = %e, "the plugin failed on a webhook");
+            app.metrics.errors.fetch_add(1, Ordering::Relaxed);
+            return answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "the webhook could not be processed"}),
+            );
+        }
+    };
+    let rows: Vec<(String, String, String, Option<String>)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.dedupe_key.clone(),
+                kind_name(e.kind).to_string(),
+                e.source_type.clone(),
+                e.person_id.clone(),
+            )
+        })
+        .collect();
+    for e in events
+        .iter()
+        .filter(|e| e.kind == wit::EventKind::Unrecognized)
+    {
+        tracing::warn!(connector, event_type = %e.source_type, "an event type the connector does not recognize was stored");
+    }
+    match app.engine.store().enqueue_events(&connector, &rows) {
+        Ok(new) => {
+            app.metrics
+                .webhooks_received
+                .fetch_add(1, Ordering::Relaxed);
+            app.wake.notify_one();
+            answer(
+                StatusCode::OK,
+                json!({"accepted": new, "duplicates": rows.len() - new}),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot store a webhook event");
+            app.metrics.errors.fetch_add(1, Ordering::Relaxed);
+            // Not stored: not acknowledged, so the HR system delivers it again.
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "cannot store the event now; deliver again later"}),
+            )
+        }
+    }
+}
+
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    let store_ok = app.engine.store().queue_depth().is_ok();
+    if store_ok && app.accepting.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let text = app.metrics.render(&app.engine);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
