@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hrsync::runtime::wit::{HttpError, HttpRequest, HttpResponse, Page};
@@ -110,10 +110,13 @@ fn time_sync(warmup: usize, iters: usize, mut f: impl FnMut()) -> Stats {
 /// An `HttpBackend` that answers every `GET /v1/employments` with one prebuilt response.
 struct Canned {
     response: HttpResponse,
+    /// When the last request came in (to split a call into before and after its request).
+    sent: Mutex<Option<Instant>>,
 }
 
 impl HttpBackend for Canned {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, HttpError>> {
+        *self.sent.lock().unwrap() = Some(Instant::now());
         let answer = if request.path == "/v1/employments" {
             Ok(self.response.clone())
         } else {
@@ -157,6 +160,7 @@ fn canned(body: Vec<u8>) -> Arc<Canned> {
             headers: vec![("content-type".into(), "application/json".into())],
             body,
         },
+        sent: Mutex::new(None),
     })
 }
 
@@ -311,11 +315,30 @@ async fn run() -> anyhow::Result<()> {
         empty.list(None).await.unwrap().unwrap();
     })
     .await;
-    let list_full = time_async(LIST_WARMUP, LIST_ITERS, move || async move {
+    // Timed by hand to split each call at the moment the guest's request reaches the host.
+    let mut totals = Vec::with_capacity(LIST_ITERS);
+    let mut befores = Vec::with_capacity(LIST_ITERS);
+    let mut afters = Vec::with_capacity(LIST_ITERS);
+    let mut last_page = None;
+    for i in 0..LIST_WARMUP + LIST_ITERS {
+        let start = Instant::now();
         let page = full_p.list(None).await.unwrap().unwrap();
+        let end = Instant::now();
+        let sent = full_backend.sent.lock().unwrap().take().unwrap();
         assert_eq!(page.people.len(), PAGE_PEOPLE);
-    })
-    .await;
+        if i >= LIST_WARMUP {
+            totals.push(end - start);
+            befores.push(sent - start);
+            afters.push(end - sent);
+        }
+        last_page = Some(page);
+    }
+    let (list_full, list_before, list_after) =
+        (Stats::of(totals), Stats::of(befores), Stats::of(afters));
+    let page = last_page.unwrap();
+    let clone_page = time_sync(LIST_WARMUP, LIST_ITERS, || {
+        std::hint::black_box(page.clone());
+    });
     // References on the host: what the canned backend copies per call, and a native parse.
     let clone_body = time_sync(LIST_WARMUP, LIST_ITERS, || {
         std::hint::black_box(full_backend.response.clone());
@@ -375,6 +398,16 @@ async fn run() -> anyhow::Result<()> {
         &list_full,
         "guest parse + mapping + lifting",
     );
+    row(
+        "     of which: start until the guest's request",
+        &list_before,
+        "instantiate + guest setup",
+    );
+    row(
+        "     of which: request until the page is on the host",
+        &list_after,
+        "body in, guest parse + map, lift",
+    );
     derived(
         "   per person (median, minus the empty page)",
         list_full.median.saturating_sub(list_empty.median) / PAGE_PEOPLE as u32,
@@ -389,6 +422,11 @@ async fn run() -> anyhow::Result<()> {
         "   ref: host clone of the response body",
         &clone_body,
         "included in each list",
+    );
+    row(
+        "   ref: host clone of the 1000-person Page",
+        &clone_page,
+        "allocations ≈ a floor for lifting",
     );
     row(
         "   ref: native serde_json::Value parse of the page",

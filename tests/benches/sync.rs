@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail, ensure};
 use base64::Engine as _;
 use hrsync::config::Config;
-use hrsync::directory::{DirEntry, Directory, DirectoryConfig, SearchScope, escape};
+use hrsync::directory::{Directory, DirectoryConfig, SearchScope, escape};
 use hrsync::sync::plan::Op;
 use hrsync::sync::progress::Progress;
 use hrsync::sync::{Engine, RunOptions, RunReport};
@@ -643,7 +643,7 @@ async fn bench(w: &World, people: usize, progress: &Progress) -> anyhow::Result<
         "the resync wrote: {planned} planned ops, {} applied, {} LDAP writes: {}",
         second.report.operations_applied,
         second.ldap.writes(),
-        hrsync::sync::report::render(&second.report.plan)
+        hrsync::sync::report::render(&second.report.plan, Some(20))
     );
     Ok(Results {
         first,

@@ -105,7 +105,7 @@ pub fn ad_env() -> AdEnv {
 
 /// A complete hrsync config for the Remote simulator at `remote_base_url` and the AD in `ad`,
 /// managing accounts under `ou` (which is also the search base). Secrets are read from the files
-/// `ldap.pw` and `remote.token` beside the config. `extra_sync` is appended to `[sync]`.
+/// `ldap.pw`, `remote.token` and `webhook.secret` beside the config. `extra_sync` is appended to `[sync]`.
 pub fn sync_config_toml(ad: &AdEnv, ou: &str, remote_base_url: &str, extra_sync: &str) -> String {
     let cache = workspace_root().join("target/hrsync-test-cache");
     let plugin = plugin_wasm("hrsync_plugin_remote.wasm");
@@ -123,6 +123,7 @@ bind_dn = "{bind_dn}"
 bind_password = {{ file = "ldap.pw" }}
 ca_file = "{ca}"
 base_dn = "{ou}"
+uniqueness_base_dn = "{domain}"
 users_ou = "OU=Staff,{ou}"
 disabled_ou = "OU=Disabled,{ou}"
 concurrency = 2
@@ -132,6 +133,7 @@ plugin = "{plugin}"
 base_url = "{base}"
 allowed_hosts = ["{base}"]
 auth = {{ kind = "api-token", token = {{ file = "remote.token" }} }}
+webhook_secret = {{ file = "webhook.secret" }}
 
 [mapping.attributes]
 givenName = "{{{{ first_name }}}}"
@@ -162,6 +164,7 @@ when = "department == 'Engineering'"
 "#,
         cache = cache.display(),
         url = ad.url,
+        domain = ad.base_dn,
         bind_dn = ad.bind_dn,
         ca = ad.ca_file,
         plugin = plugin.display(),

@@ -2,3 +2,4 @@
 
 pub mod fixtures;
 pub mod remote_sim;
+pub mod world;

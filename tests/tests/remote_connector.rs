@@ -672,6 +672,30 @@ async fn the_rate_limit_is_never_exceeded() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configured_budget_paces_requests_without_the_servers_help() {
+    // The simulator sends no rate-limit headers here: only the connector's budget paces.
+    let h = Harness::with_people(320).await;
+    let c = h.open(&Opts {
+        auth: Auth::ClientCredentials,
+        rate_limit: Some("10/1s"),
+        page_size: Some(10),
+        ..Opts::default()
+    });
+    let started = Instant::now();
+    let listing = list_all(&c).await;
+    let elapsed = started.elapsed();
+    assert_exactly_once(&h, &listing);
+    let requests = h.state().stats().total_requests;
+    assert_eq!(requests, listing.pages as u64 + 1);
+    assert!(requests > 30);
+    let windows = requests.div_ceil(10) - 1;
+    assert!(
+        elapsed >= Duration::from_secs(windows) - Duration::from_millis(50),
+        "{requests} requests in {elapsed:?} with a budget of 10/1s"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Webhooks
 // ---------------------------------------------------------------------------------------------

@@ -118,6 +118,8 @@ struct RawDirectory {
     #[serde(default)]
     starttls: bool,
     base_dn: String,
+    #[serde(default)]
+    uniqueness_base_dn: Option<String>,
     users_ou: String,
     disabled_ou: Option<String>,
     #[serde(default)]
@@ -208,6 +210,8 @@ pub struct DirectorySettings {
     pub ca_file: Option<PathBuf>,
     pub starttls: bool,
     pub base_dn: String,
+    /// Where unique values (sAMAccountName, UPN, …) must be unique; default the base DN.
+    pub uniqueness_base_dn: String,
     pub users_ou: String,
     pub disabled_ou: Option<String>,
     pub timeout: Duration,
@@ -282,6 +286,7 @@ impl Config {
                 bind_dn: d.bind_dn,
                 ca_file: d.ca_file.as_deref().map(resolve),
                 starttls: d.starttls,
+                uniqueness_base_dn: d.uniqueness_base_dn.unwrap_or_else(|| d.base_dn.clone()),
                 base_dn: d.base_dn,
                 users_ou: d.users_ou,
                 disabled_ou: d.disabled_ou,

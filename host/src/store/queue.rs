@@ -226,6 +226,18 @@ impl Store {
             .map_err(sql("reading due template runs"))
     }
 
+    /// Makes a waiting run due now (an admin's "resume now"; tests use it to skip a long wait).
+    pub fn resume_template_run_now(&self, id: i64) -> Result<bool> {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE template_runs SET resume_at = ?2 WHERE id = ?1 AND state = 'waiting'",
+                params![id, now()],
+            )
+            .map_err(sql("rescheduling a template run"))?;
+        Ok(n == 1)
+    }
+
     /// Runs left `running` by a stopped process are marked for resumption at their current step.
     pub fn interrupt_running_template_runs(&self) -> Result<usize> {
         self.conn()

@@ -204,16 +204,29 @@ impl Engine {
                 &attr_refs,
             )
             .await?;
+        let unique_refs: Vec<&str> = unique.iter().map(String::as_str).collect();
+        // Unique names must be unique in the whole uniqueness base, not only among managed accounts.
+        let same_base = crate::directory::escape::dn_eq(
+            &self.directory.uniqueness_base_dn,
+            &self.directory.base_dn,
+        );
+        let elsewhere = if same_base {
+            Vec::new()
+        } else {
+            dir.search_paged(
+                &self.directory.uniqueness_base_dn,
+                "(&(objectCategory=person)(objectClass=user))",
+                &unique_refs,
+            )
+            .await?
+        };
         let _ = dir.unbind().await;
         let accounts: Vec<Account> = entries.iter().map(Account::from_entry).collect();
         let match_attrs: Vec<&str> = rules.matches.iter().map(|m| m.directory.as_str()).collect();
-        let unique_refs: Vec<&str> = unique.iter().map(String::as_str).collect();
-        Ok(Snapshot::new(
-            accounts,
-            &rules.anchor,
-            &match_attrs,
-            &unique_refs,
-        ))
+        let mut snapshot = Snapshot::new(accounts, &rules.anchor, &match_attrs, &unique_refs);
+        let elsewhere: Vec<Account> = elsewhere.iter().map(Account::from_entry).collect();
+        snapshot.add_taken(&elsewhere, &unique_refs);
+        Ok(snapshot)
     }
 
     /// Termination dates from the connector action named in `sync.termination_dates_action`.

@@ -142,6 +142,20 @@ impl Snapshot {
         self.dns.contains(&normalize_dn(dn))
     }
 
+    /// Adds values taken outside the managed base (accounts elsewhere in the domain).
+    pub fn add_taken(&mut self, accounts: &[Account], unique_attrs: &[&str]) {
+        for a in accounts {
+            for u in unique_attrs {
+                for v in a.values(u) {
+                    self.taken
+                        .entry(u.to_ascii_lowercase())
+                        .or_default()
+                        .insert(v.to_lowercase());
+                }
+            }
+        }
+    }
+
     /// Whether a value of a unique attribute is taken.
     pub fn is_taken(&self, attr: &str, value: &str) -> bool {
         self.taken

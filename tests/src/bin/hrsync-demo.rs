@@ -81,6 +81,10 @@ async fn main() -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("ldap.pw"), &ad.password)?;
     std::fs::write(dir.join("remote.token"), &sim.config().api_token)?;
+    std::fs::write(
+        dir.join("webhook.secret"),
+        &sim.config().webhook_signing_key,
+    )?;
     let extra = "termination_dates_action = \"list-offboardings\"\nset_initial_password = true";
     let config = dir.join("hrsync.toml");
     std::fs::write(&config, sync_config_toml(&ad, &ou, &sim.base_url(), extra))?;

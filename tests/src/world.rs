@@ -1,0 +1,190 @@
+//! A test world: the Remote simulator, a fresh OU in the shared Samba AD (also the search base,
+//! so tests never see each other's accounts), a temp dir with the config and the store.
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use hrsync::config::Config;
+use hrsync::directory::{DirEntry, Directory, DirectoryConfig, uac};
+use hrsync::sync::progress::Progress;
+use hrsync::sync::{Engine, RunOptions, RunReport};
+use tokio::sync::Mutex;
+
+use crate::fixtures::{AdEnv, ad_env, sync_config_toml};
+use crate::remote_sim::{SimConfig, SimHandle, Simulator};
+
+/// One test at a time against the shared AD.
+pub static AD: Mutex<()> = Mutex::const_new(());
+
+const OU_PREFIX: &str = "hrsync-t-";
+
+pub struct World {
+    pub ad: AdEnv,
+    pub ou: String,
+    pub sim: Simulator,
+    pub dir: tempfile::TempDir,
+    pub extra_sync: String,
+}
+
+pub async fn connect(ad: &AdEnv) -> Directory {
+    let cfg = DirectoryConfig::new(ad.url.clone(), ad.bind_dn.clone(), ad.password.clone())
+        .with_ca_file(ad.ca_file.clone());
+    Directory::connect(&cfg).await.unwrap()
+}
+
+/// Deletes a subtree, deepest entries first.
+pub async fn delete_tree(d: &mut Directory, base: &str) {
+    let Ok(mut entries) = d.search_paged(base, "(objectClass=*)", &["1.1"]).await else {
+        return;
+    };
+    entries.sort_by_key(|e| {
+        std::cmp::Reverse(hrsync::directory::escape::parse_dn(&e.dn).map_or(0, |r| r.len()))
+    });
+    for e in entries {
+        let _ = d.delete(&e.dn).await;
+    }
+}
+
+impl World {
+    pub async fn new(name: &str, people: usize, extra_sync: &str) -> World {
+        let ad = ad_env();
+        let mut d = connect(&ad).await;
+        let ou = format!("OU={OU_PREFIX}{name},{}", ad.base_dn);
+        // A leftover of an interrupted earlier run of this test (other tests' OUs are theirs).
+        delete_tree(&mut d, &ou).await;
+        d.ensure_ou(&ou).await.unwrap();
+        for g in ["All Staff", "Engineering"] {
+            d.add(
+                &format!("CN={g},{ou}"),
+                &[
+                    ("objectClass", vec!["top", "group"]),
+                    (
+                        "sAMAccountName",
+                        vec![&format!("{name}-{}", g.replace(' ', ""))],
+                    ),
+                ],
+            )
+            .await
+            .unwrap();
+        }
+        let _ = d.unbind().await;
+        let sim = Simulator::start(SimConfig {
+            people,
+            seed: 7,
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        World {
+            ad,
+            ou,
+            sim,
+            dir: tempfile::tempdir().unwrap(),
+            extra_sync: extra_sync.to_string(),
+        }
+    }
+
+    pub fn sim(&self) -> SimHandle {
+        self.sim.state()
+    }
+
+    pub fn config(&self) -> Config {
+        let d = self.dir.path();
+        std::fs::write(d.join("ldap.pw"), &self.ad.password).unwrap();
+        std::fs::write(d.join("remote.token"), &self.sim.config().api_token).unwrap();
+        std::fs::write(
+            d.join("webhook.secret"),
+            &self.sim.config().webhook_signing_key,
+        )
+        .unwrap();
+        let text = sync_config_toml(&self.ad, &self.ou, &self.sim.base_url(), &self.extra_sync);
+        Config::parse(&d.join("hrsync.toml"), &text).unwrap()
+    }
+
+    pub async fn run(&self, apply: bool, now: Option<DateTime<Utc>>) -> RunReport {
+        let config = self.config();
+        let runtime = Engine::runtime(&config).unwrap();
+        let engine = Engine::open(config, &runtime).unwrap();
+        let opts = RunOptions {
+            apply,
+            only: None,
+            trigger: "test".into(),
+            now,
+        };
+        engine.run(&opts, &Progress::hidden()).await.unwrap()
+    }
+
+    pub async fn engine(&self) -> (Engine, hrsync::runtime::Runtime) {
+        let config = self.config();
+        let runtime = Engine::runtime(&config).unwrap();
+        (Engine::open(config, &runtime).unwrap(), runtime)
+    }
+
+    /// Accounts under the test OU by employeeNumber.
+    pub async fn accounts(&self) -> HashMap<String, DirEntry> {
+        let mut d = connect(&self.ad).await;
+        let entries = d
+            .search_paged(
+                &self.ou,
+                "(&(objectClass=user)(employeeNumber=*))",
+                &[
+                    "employeeNumber",
+                    "description",
+                    "cn",
+                    "givenName",
+                    "sn",
+                    "displayName",
+                    "department",
+                    "title",
+                    "sAMAccountName",
+                    "userAccountControl",
+                    "memberOf",
+                    "manager",
+                    "c",
+                ],
+            )
+            .await
+            .unwrap();
+        let _ = d.unbind().await;
+        entries
+            .into_iter()
+            .map(|e| (e.first("employeeNumber").unwrap().to_string(), e))
+            .collect()
+    }
+
+    pub async fn cleanup(self) {
+        let mut d = connect(&self.ad).await;
+        delete_tree(&mut d, &self.ou).await;
+        let _ = d.unbind().await;
+        self.sim.shutdown().await;
+    }
+}
+
+pub fn enabled(e: &DirEntry) -> bool {
+    !uac::is_disabled(e.first("userAccountControl").and_then(uac::parse).unwrap())
+}
+
+pub fn in_group(e: &DirEntry, group_cn: &str) -> bool {
+    e.values("memberOf")
+        .iter()
+        .any(|g| g.starts_with(&format!("CN={group_cn},")))
+}
+
+pub fn total_ops(r: &RunReport) -> usize {
+    r.plan.people.iter().map(|p| p.ops.len()).sum()
+}
+
+pub fn active_in(sim: &SimHandle, department: &str) -> String {
+    sim.employments()
+        .into_iter()
+        .find(|e| {
+            e["status"] == "active"
+                && e["department"] == department
+                && e["full_name"]
+                    .as_str()
+                    .is_some_and(|n| n.split_whitespace().count() >= 2)
+        })
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no active person in {department}"))
+}

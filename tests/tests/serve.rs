@@ -1,0 +1,461 @@
+//! `hrsync serve` end to end: signed webhooks from the simulator change AD; duplicates apply once;
+//! bad signatures change nothing; cron fires; waits survive restarts; shutdown loses no event;
+//! outbound webhooks and write-back templates.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use clap::Parser;
+use hrsync::orchestration::{MANUAL, Orchestrator, Outcome};
+use hrsync::serve::{self, Service};
+use hrsync_tests::world::{AD, World, active_in, in_group};
+use serde_json::json;
+
+async fn start(w: &World) -> Service {
+    serve::start(w.config(), Some("127.0.0.1:0")).await.unwrap()
+}
+
+/// Polls `check` every 200 ms for up to `limit`; returns whether it came true.
+async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+fn signed(w: &World, event_type: &str, id: &str, ts: i64) -> (Vec<u8>, String) {
+    let body =
+        json!({"event_type": event_type, "company_id": w.sim().company_id(), "employment_id": id})
+            .to_string();
+    let sig = w.sim().sign(body.as_bytes(), ts);
+    (body.into_bytes(), sig)
+}
+
+async fn post(url: &str, body: &[u8], sig: &str, ts: i64) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-remote-signature", sig)
+        .header("x-remote-timestamp", ts.to_string())
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(json!(null)))
+}
+
+#[tokio::test]
+async fn a_signed_webhook_changes_ad_once_and_a_bad_signature_changes_nothing() {
+    let _guard = AD.lock().await;
+    let w = World::new("serve-hook", 30, "").await;
+    w.run(true, None).await;
+    let id = active_in(&w.sim(), "Engineering");
+    let service = start(&w).await;
+    let url = format!("http://{}/webhooks/remote", service.addr);
+
+    // The simulator delivers a real signed webhook after a department change.
+    w.sim()
+        .update_employment(&id, json!({"department": "Finance"}));
+    let status = w
+        .sim()
+        .send_webhook(&url, "employment.details.updated", &id)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let moved = eventually(Duration::from_secs(30), || async {
+        w.accounts()
+            .await
+            .get(&id)
+            .is_some_and(|a| a.first("department") == Some("Finance"))
+    })
+    .await;
+    assert!(moved, "AD did not reflect the department change");
+    let a = &w.accounts().await[&id];
+    assert!(a.dn.contains("OU=Finance"));
+    assert!(!in_group(a, "Engineering"));
+
+    // The same delivery twice: stored once, applied once.
+    w.sim()
+        .update_employment(&id, json!({"job_title": "Controller"}));
+    let ts = chrono::Utc::now().timestamp_millis();
+    let (body, sig) = signed(&w, "employment.details.updated", &id, ts);
+    let (s1, a1) = post(&url, &body, &sig, ts).await;
+    let (s2, a2) = post(&url, &body, &sig, ts).await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(a1["accepted"], 1);
+    assert_eq!(
+        (a2["accepted"].as_u64(), a2["duplicates"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let titled = eventually(Duration::from_secs(30), || async {
+        w.accounts()
+            .await
+            .get(&id)
+            .is_some_and(|a| a.first("title") == Some("Controller"))
+    })
+    .await;
+    assert!(titled);
+    let store = service.app.engine.store().clone();
+    let idle = eventually(Duration::from_secs(30), || async {
+        store.queue_depth().unwrap().0 == 0
+    })
+    .await;
+    assert!(idle);
+    let title_writes = store
+        .audit_log(1000, Some(&id), None)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.operation == "modify" && a.detail.contains("Controller"))
+        .count();
+    assert_eq!(
+        title_writes, 1,
+        "the duplicate delivery must not apply again"
+    );
+
+    // A bad signature: 401, nothing stored, nothing changed.
+    let before = store.event_counts().unwrap();
+    w.sim()
+        .update_employment(&id, json!({"job_title": "Intruder"}));
+    let ts = chrono::Utc::now().timestamp_millis();
+    let (body, _) = signed(&w, "employment.details.updated", &id, ts);
+    let (status, answer) = post(&url, &body, &"0".repeat(64), ts).await;
+    assert_eq!(status, 401, "{answer}");
+    assert_eq!(store.event_counts().unwrap(), before);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(w.accounts().await[&id].first("title"), Some("Controller"));
+
+    // A stale (replayed) delivery is refused too.
+    let old = chrono::Utc::now().timestamp_millis() - 10 * 60 * 1000;
+    let (body, sig) = signed(&w, "employment.details.updated", &id, old);
+    assert_eq!(post(&url, &body, &sig, old).await.0, 401);
+
+    // Health and metrics.
+    let health = reqwest::get(format!("http://{}/healthz", service.addr))
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let metrics = reqwest::get(format!("http://{}/metrics", service.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("hrsync_webhooks_rejected_total 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("hrsync_event_queue_depth 0"), "{metrics}");
+    assert!(
+        metrics.contains("hrsync_runs_total{trigger=\"event\"}"),
+        "{metrics}"
+    );
+
+    service.shutdown(Duration::from_secs(10)).await;
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_cron_automation_fires() {
+    let _guard = AD.lock().await;
+    let w = World::new(
+        "serve-cron",
+        10,
+        "\n[[automations]]\nname = \"tick\"\nschedule = \"*/2 * * * * *\"\n",
+    )
+    .await;
+    let service = start(&w).await;
+    let store = service.app.engine.store().clone();
+    let fired = eventually(Duration::from_secs(20), || async {
+        store
+            .runs(10)
+            .unwrap()
+            .iter()
+            .any(|r| r.trigger == "cron:tick")
+    })
+    .await;
+    assert!(fired, "the cron automation did not run");
+    service.shutdown(Duration::from_secs(20)).await;
+    assert!(
+        !w.accounts().await.is_empty(),
+        "the scheduled sync created the accounts"
+    );
+    w.cleanup().await;
+}
+
+const WELCOME: &str = r#"
+[templates.welcome]
+description = "Wait three days, then mark the account"
+[[templates.welcome.steps]]
+kind = "wait"
+duration = "3d"
+[[templates.welcome.steps]]
+kind = "directory"
+operation = "modify"
+attributes = { description = "Welcomed {{ person.first_name }}" }
+"#;
+
+#[tokio::test]
+async fn a_three_day_wait_survives_a_restart() {
+    let _guard = AD.lock().await;
+    let w = World::new("serve-wait", 15, WELCOME).await;
+    w.run(true, None).await;
+    let id = active_in(&w.sim(), "Engineering");
+    let service = start(&w).await;
+    let outcome = Orchestrator::new(&service.app.engine)
+        .start("welcome", &id, MANUAL, None)
+        .await
+        .unwrap();
+    let Outcome::Waiting { run, .. } = outcome else {
+        panic!("expected a wait, got {outcome:?}");
+    };
+    // Killed during the wait.
+    service.shutdown(Duration::from_secs(10)).await;
+
+    let service = start(&w).await;
+    let store = service.app.engine.store().clone();
+    assert_eq!(store.template_run(run).unwrap().unwrap().state, "waiting");
+    // Three days pass.
+    assert!(store.resume_template_run_now(run).unwrap());
+    let done = eventually(Duration::from_secs(20), || async {
+        store
+            .template_run(run)
+            .unwrap()
+            .is_some_and(|r| r.state == "done")
+    })
+    .await;
+    assert!(
+        done,
+        "the wait did not resume: {:?}",
+        store.template_run(run).unwrap()
+    );
+    let a = &w.accounts().await[&id];
+    assert!(
+        a.first("description")
+            .is_some_and(|d| d.starts_with("Welcomed ")),
+        "{:?}",
+        a.first("description")
+    );
+    service.shutdown(Duration::from_secs(10)).await;
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn stopping_loses_no_stored_event() {
+    let _guard = AD.lock().await;
+    let w = World::new("serve-stop", 30, "").await;
+    w.run(true, None).await;
+    let service = start(&w).await;
+    let url = format!("http://{}/webhooks/remote", service.addr);
+    let ids: Vec<String> = w
+        .sim()
+        .employments()
+        .into_iter()
+        .filter(|e| e["status"] == "active")
+        .take(8)
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    for id in &ids {
+        w.sim()
+            .update_employment(id, json!({"job_title": "Renamed Role"}));
+        assert_eq!(
+            w.sim()
+                .send_webhook(&url, "employment.updated", id)
+                .await
+                .unwrap(),
+            200
+        );
+    }
+    // Stop at once: whatever was not applied stays queued.
+    let store = service.app.engine.store().clone();
+    service.shutdown(Duration::from_secs(10)).await;
+    let counts = store.event_counts().unwrap();
+    let total: i64 = counts.iter().map(|(_, n)| n).sum();
+    assert_eq!(
+        total,
+        ids.len() as i64,
+        "every acknowledged event is stored: {counts:?}"
+    );
+
+    let service = start(&w).await;
+    let store = service.app.engine.store().clone();
+    let drained = eventually(Duration::from_secs(60), || async {
+        store.event_counts().unwrap() == vec![("done".to_string(), ids.len() as i64)]
+    })
+    .await;
+    assert!(
+        drained,
+        "events after restart: {:?}",
+        store.event_counts().unwrap()
+    );
+    let accounts = w.accounts().await;
+    assert!(
+        ids.iter()
+            .all(|id| accounts[id].first("title") == Some("Renamed Role"))
+    );
+    service.shutdown(Duration::from_secs(10)).await;
+    w.cleanup().await;
+}
+
+/// A local receiver that records requests.
+async fn receiver() -> (String, Arc<StdMutex<Vec<(String, String, String, String)>>>) {
+    use axum::extract::{OriginalUri, State};
+    use axum::http::{HeaderMap, Method};
+    type Seen = Arc<StdMutex<Vec<(String, String, String, String)>>>;
+    let seen: Seen = Arc::default();
+    let app = axum::Router::new()
+        .fallback(
+            |State(seen): State<Seen>,
+             method: Method,
+             OriginalUri(uri): OriginalUri,
+             headers: HeaderMap,
+             body: String| async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                seen.lock()
+                    .unwrap()
+                    .push((method.to_string(), uri.to_string(), auth, body));
+                (axum::http::StatusCode::CREATED, "{\"ok\":true}")
+            },
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test]
+async fn webhook_test_sends_the_exact_request_and_a_template_writes_back_to_remote() {
+    let _guard = AD.lock().await;
+    let (base, seen) = receiver().await;
+    let extra = format!(
+        r#"
+[outbound]
+allowed_hosts = ["{base}"]
+
+[webhooks.notify]
+method = "POST"
+url = "{base}/hooks/joiner"
+query = {{ user = "{{{{ user.sAMAccountName }}}}" }}
+headers = {{ x-source = "hrsync" }}
+format = "json"
+body = {{ name = "{{{{ person.full_name }}}}", department = "{{{{ user.department }}}}" }}
+auth = {{ kind = "bearer", token = {{ file = "notify.token" }} }}
+
+[webhooks.elsewhere]
+url = "http://127.0.0.2:9/nope"
+
+[templates.writeback]
+[[templates.writeback.steps]]
+kind = "connector-action"
+connector = "remote"
+action = "update-employment"
+params = {{ employment_id = "{{{{ person.id }}}}", external_id = "{{{{ user.sAMAccountName }}}}" }}
+[[templates.writeback.steps]]
+kind = "webhook"
+webhook = "notify"
+"#
+    );
+    let w = World::new("serve-out", 15, &extra).await;
+    std::fs::write(w.dir.path().join("notify.token"), "tok-123").unwrap();
+    w.run(true, None).await;
+    let id = active_in(&w.sim(), "Engineering");
+    let sam = w.accounts().await[&id]
+        .first("sAMAccountName")
+        .unwrap()
+        .to_string();
+    let config = w.dir.path().join("hrsync.toml");
+    // The CLI reads the config from disk.
+    let text = hrsync_tests::fixtures::sync_config_toml(&w.ad, &w.ou, &w.sim.base_url(), &extra);
+    std::fs::write(&config, text).unwrap();
+
+    let cli = hrsync::cli::Cli::try_parse_from([
+        "hrsync",
+        "--config",
+        config.to_str().unwrap(),
+        "webhook",
+        "test",
+        "notify",
+        "--user",
+        &sam,
+    ])
+    .unwrap();
+    let code = hrsync::cli::run(cli).await;
+    assert_eq!(
+        format!("{code:?}"),
+        format!("{:?}", std::process::ExitCode::SUCCESS)
+    );
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        let (method, uri, auth, body) = &seen[0];
+        assert_eq!(method, "POST");
+        assert_eq!(uri, &format!("/hooks/joiner?user={sam}"));
+        assert_eq!(auth, "Bearer tok-123");
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["department"], "Engineering");
+        assert_eq!(body["name"], w.sim().employment(&id).unwrap()["full_name"]);
+    }
+    // A webhook to a host not allowed is refused with the line to add.
+    let cli = hrsync::cli::Cli::try_parse_from([
+        "hrsync",
+        "--config",
+        config.to_str().unwrap(),
+        "webhook",
+        "test",
+        "elsewhere",
+        "--user",
+        &sam,
+    ])
+    .unwrap();
+    let code = hrsync::cli::run(cli).await;
+    assert_ne!(
+        format!("{code:?}"),
+        format!("{:?}", std::process::ExitCode::SUCCESS)
+    );
+
+    // The write-back template: Remote's employment gets the AD username as external_id.
+    let (engine, _rt) = w.engine().await;
+    let outcome = Orchestrator::new(&engine)
+        .start("writeback", &id, MANUAL, None)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    assert_eq!(
+        w.sim().employment(&id).unwrap()["external_id"],
+        sam.as_str()
+    );
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        2,
+        "the template's webhook step ran"
+    );
+    // The loop guard: the same inputs do not run it again automatically.
+    let again = Orchestrator::new(&engine)
+        .start("writeback", &id, "automation:test", None)
+        .await
+        .unwrap();
+    let again2 = Orchestrator::new(&engine)
+        .start("writeback", &id, "automation:test", None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(again2, Outcome::Skipped { .. }),
+        "{again:?} then {again2:?}"
+    );
+    drop(engine);
+    w.cleanup().await;
+}
