@@ -52,7 +52,12 @@ struct Recorder {
     connects: Vec<Instant>,
     /// When the first `directory.search` closed (the snapshot read).
     first_search_closed: Option<Instant>,
+    /// Latency of each call (span creation to close), by span name, in call order.
+    latency: BTreeMap<&'static str, Vec<Duration>>,
 }
+
+/// When a span was created.
+struct Started(Instant);
 
 fn recorder() -> &'static Mutex<Recorder> {
     static R: OnceLock<Mutex<Recorder>> = OnceLock::new();
@@ -98,10 +103,13 @@ impl<S> Layer<S> for SpanCounter
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn on_new_span(&self, attrs: &span::Attributes<'_>, _id: &span::Id, _ctx: Context<'_, S>) {
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
         let name = attrs.metadata().name();
         if !name.starts_with("directory.") {
             return;
+        }
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(Started(Instant::now()));
         }
         let mut r = recorder().lock().unwrap();
         *r.counts.entry(name).or_default() += 1;
@@ -112,11 +120,17 @@ where
 
     fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
-        if span.name() == "directory.search" {
-            let mut r = recorder().lock().unwrap();
-            if r.first_search_closed.is_none() && !r.connects.is_empty() {
-                r.first_search_closed = Some(Instant::now());
-            }
+        let now = Instant::now();
+        let started = span.extensions().get::<Started>().map(|s| s.0);
+        let mut r = recorder().lock().unwrap();
+        if let Some(t) = started {
+            r.latency.entry(span.name()).or_default().push(now - t);
+        }
+        if span.name() == "directory.search"
+            && r.first_search_closed.is_none()
+            && !r.connects.is_empty()
+        {
+            r.first_search_closed = Some(now);
         }
     }
 }
@@ -573,6 +587,44 @@ fn ldap_line(r: &Recorder) -> String {
         .map(|(n, c)| format!("{} {c}", short(n)))
         .collect();
     parts.join(", ")
+}
+
+fn mean_ms(d: &[Duration]) -> f64 {
+    if d.is_empty() {
+        return 0.0;
+    }
+    d.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / d.len() as f64
+}
+
+/// Mean latency per LDAP call kind; for the write kinds, also the first and the last 500 calls
+/// (does Samba slow down as the OU and the groups grow?).
+fn latency_lines(r: &Recorder) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, l) in &r.latency {
+        if *name == "directory.ensure_ou" || *name == "directory.unbind" {
+            continue;
+        }
+        let short = name.trim_start_matches("directory.");
+        let mut line = format!("{short}: {} x {:.1} ms", l.len(), mean_ms(l));
+        if l.len() >= 2000 {
+            let _ = write!(
+                line,
+                " (first 500 {:.1} ms, last 500 {:.1} ms)",
+                mean_ms(&l[..500]),
+                mean_ms(&l[l.len() - 500..])
+            );
+        }
+        out.push(line);
+    }
+    out
+}
+
+/// `/proc/loadavg`'s 1-minute figure (the machine is shared: this says how much of it we had).
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn row(out: &mut String, k: &str, v: impl std::fmt::Display) {

@@ -459,3 +459,36 @@ webhook = "notify"
     drop(engine);
     w.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_offboarding_event_disables_the_account_without_waiting_for_approval() {
+    let _guard = AD.lock().await;
+    let w = World::new("serve-leaver", 20, "").await;
+    w.run(true, None).await;
+    let id = active_in(&w.sim(), "Engineering");
+    let service = start(&w).await;
+    let url = format!("http://{}/webhooks/remote", service.addr);
+    w.sim()
+        .update_employment(&id, json!({"status": "archived"}));
+    assert_eq!(
+        w.sim()
+            .send_webhook(&url, "employment.status.updated", &id)
+            .await
+            .unwrap(),
+        200
+    );
+    let disabled = eventually(Duration::from_secs(30), || async {
+        w.accounts()
+            .await
+            .get(&id)
+            .is_some_and(|a| !hrsync_tests::world::enabled(a))
+    })
+    .await;
+    assert!(
+        disabled,
+        "one leaver from an event is not a mass disable: it must not be held"
+    );
+    assert!(w.accounts().await[&id].dn.contains("OU=Disabled"));
+    service.shutdown(Duration::from_secs(10)).await;
+    w.cleanup().await;
+}

@@ -167,7 +167,46 @@ impl Engine {
     }
 
     /// Reads the managed accounts.
-    async fn snapshot(&self) -> Result<Snapshot, SyncError> {
+    /// An LDAP filter that finds what a plan for just these people needs: their accounts (by
+    /// anchor and secondary matches), their managers' accounts, and any account holding one of
+    /// their unique-name or CN candidates.
+    fn focus_filter(&self, people: &[crate::mapping::Person]) -> String {
+        use crate::directory::escape::escape_filter_value as esc;
+        let rules = &self.config.sync;
+        let mut clauses: Vec<String> = Vec::new();
+        for p in people {
+            clauses.push(format!("({}={})", rules.anchor, esc(&p.id)));
+            if let Some(m) = p.text("manager_employment_id") {
+                clauses.push(format!("({}={})", rules.anchor, esc(m)));
+            }
+            for m in &rules.matches {
+                if let Some(v) = p.text(&m.person).filter(|v| !v.trim().is_empty()) {
+                    clauses.push(format!("({}={})", m.directory, esc(v)));
+                }
+            }
+            if let Ok(mapped) = self.mapper.map(p, None) {
+                for u in &mapped.unique {
+                    for c in &u.candidates {
+                        clauses.push(format!("({}={})", u.attribute, esc(c)));
+                    }
+                }
+            }
+            if let Ok(st) = self.structure.evaluate(p) {
+                for cn in &st.cn_candidates {
+                    clauses.push(format!("(cn={})", esc(cn)));
+                }
+            }
+        }
+        format!(
+            "(&(objectCategory=person)(objectClass=user)(|{}))",
+            clauses.concat()
+        )
+    }
+
+    async fn snapshot(
+        &self,
+        focus: Option<&[crate::mapping::Person]>,
+    ) -> Result<Snapshot, SyncError> {
         let rules = &self.config.sync;
         let mut attrs: Vec<String> = vec![
             rules.anchor.clone(),
@@ -196,13 +235,14 @@ impl Engine {
         let mut seen = HashSet::new();
         attrs.retain(|a| seen.insert(a.to_ascii_lowercase()));
         let attr_refs: Vec<&str> = attrs.iter().map(String::as_str).collect();
+        // A run for a few people (an event, `--only`) reads only what concerns them.
+        let filter = match focus {
+            Some(people) if !people.is_empty() => self.focus_filter(people),
+            _ => "(&(objectCategory=person)(objectClass=user))".to_string(),
+        };
         let mut dir = Directory::connect(&directory_config(&self.directory)).await?;
         let entries = dir
-            .search_paged(
-                &self.directory.base_dn,
-                "(&(objectCategory=person)(objectClass=user))",
-                &attr_refs,
-            )
+            .search_paged(&self.directory.base_dn, &filter, &attr_refs)
             .await?;
         let unique_refs: Vec<&str> = unique.iter().map(String::as_str).collect();
         // Unique names must be unique in the whole uniqueness base, not only among managed accounts.
@@ -213,12 +253,8 @@ impl Engine {
         let elsewhere = if same_base {
             Vec::new()
         } else {
-            dir.search_paged(
-                &self.directory.uniqueness_base_dn,
-                "(&(objectCategory=person)(objectClass=user))",
-                &unique_refs,
-            )
-            .await?
+            dir.search_paged(&self.directory.uniqueness_base_dn, &filter, &unique_refs)
+                .await?
         };
         let _ = dir.unbind().await;
         let accounts: Vec<Account> = entries.iter().map(Account::from_entry).collect();
@@ -230,11 +266,22 @@ impl Engine {
     }
 
     /// Termination dates from the connector action named in `sync.termination_dates_action`.
-    async fn termination_dates(&self) -> Result<HashMap<String, NaiveDate>, SyncError> {
+    async fn termination_dates(
+        &self,
+        only: Option<&str>,
+    ) -> Result<HashMap<String, NaiveDate>, SyncError> {
         let Some(action) = &self.config.sync.termination_dates_action else {
             return Ok(HashMap::new());
         };
-        let out = self.connector.invoke(action, &[]).await?;
+        // For one person, ask for that person's only (one request instead of every page).
+        let params: Vec<crate::runtime::wit::Field> = only
+            .map(|id| crate::runtime::wit::Field {
+                name: "employment_id".into(),
+                value: crate::runtime::wit::FieldValue::Text(id.to_string()),
+            })
+            .into_iter()
+            .collect();
+        let out = self.connector.invoke(action, &params).await?;
         let items: Vec<serde_json::Value> = serde_json::from_str(&out.data).unwrap_or_default();
         let mut dates = HashMap::new();
         for item in items {
@@ -291,8 +338,9 @@ impl Engine {
             Some(id) => source::fetch_one(&self.connector, &self.store, id).await?,
             None => source::fetch_all(&self.connector, &self.store, rules, progress).await?,
         };
-        let snapshot = self.snapshot().await?;
-        let termination_dates = self.termination_dates().await?;
+        let focus = opts.only.as_ref().map(|_| sourced.people.as_slice());
+        let snapshot = self.snapshot(focus).await?;
+        let termination_dates = self.termination_dates(opts.only.as_deref()).await?;
         let disabled_on: HashMap<String, NaiveDate> = self
             .store
             .person_states()?
@@ -344,8 +392,9 @@ impl Engine {
         let managed = report.plan.summary.managed.max(1);
         let percent = destructive as f64 * 100.0 / managed as f64;
         let gate = &rules.safety;
-        let hold = destructive > 0
-            && (destructive > gate.max_destructive || percent > gate.max_destructive_percent);
+        // The share applies to full runs; a run for one person (an event) sees too few accounts to judge.
+        let share_exceeded = opts.only.is_none() && percent > gate.max_destructive_percent;
+        let hold = destructive > 0 && (destructive > gate.max_destructive || share_exceeded);
         let (now, later): (Vec<PersonPlan>, Vec<PersonPlan>) = report
             .plan
             .people
