@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -163,23 +164,77 @@ fn depth(dn: &str) -> usize {
     escape::parse_dn(dn).map_or(0, |r| r.len())
 }
 
-/// Deletes a subtree: groups first (so deleting users does not rewrite a huge `member`
-/// attribute once per user), then everything deepest first, each level spread over
-/// [`DELETE_WORKERS`] connections. Returns (entries deleted, entries left).
-async fn delete_tree(ad: &AdEnv, base: &str) -> anyhow::Result<(usize, usize)> {
+/// Entries under `base` (0 when `base` is gone).
+async fn count_entries(ad: &AdEnv, base: &str) -> anyhow::Result<usize> {
     let mut d = connect(ad).await?;
-    let groups = match d.search_paged(base, "(objectClass=group)", &["1.1"]).await {
-        Ok(g) => g,
-        Err(e) if e.is_no_such_object() => return Ok((0, 0)),
+    let n = match d.search_paged(base, "(objectClass=*)", &["1.1"]).await {
+        Ok(l) => l.len(),
+        Err(e) if e.is_no_such_object() => 0,
         Err(e) => return Err(e.into()),
     };
-    let mut deleted = 0;
-    for g in groups {
-        if d.delete(&g.dn).await.is_ok() {
-            deleted += 1;
+    let _ = d.unbind().await;
+    Ok(n)
+}
+
+/// `ldapdelete` of `dn` and everything below it with AD's tree-delete control, in one request
+/// (and one Samba transaction).
+fn tree_delete(ad: &AdEnv, pw_file: &Path, dn: &str) -> anyhow::Result<()> {
+    let out = Command::new("ldapdelete")
+        .args(["-x", "-H", &ad.url, "-D", &ad.bind_dn, "-y"])
+        .arg(pw_file)
+        .args(["-e", "!1.2.840.113556.1.4.805", dn])
+        .env("LDAPTLS_CACERT", &ad.ca_file)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run ldapdelete (apt-get install ldap-utils)")?;
+    ensure!(
+        out.status.success(),
+        "ldapdelete {dn}: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
+}
+
+/// Deletes a subtree; returns (entries deleted, entries left).
+///
+/// Samba commits every LDAP write as its own transaction (~30 fdatasyncs over its partition
+/// files), so entry-by-entry deletes (tombstoning) run at ~10-60/s here, while the tree-delete
+/// control deletes a whole OU in one transaction (~200 entries/s measured). So: the groups first
+/// (deleting a group drops all its memberships at once, instead of one rewrite of a big `member`
+/// attribute per deleted user), then each OU deepest first with the tree-delete control (one
+/// OU at a time, so the write lock is held for seconds, not minutes, for the other users of this
+/// shared DC), then whatever is left entry by entry, deepest first (like the tests'
+/// `delete_tree`), over [`DELETE_WORKERS`] connections.
+async fn delete_tree(ad: &AdEnv, base: &str, pw_file: &Path) -> anyhow::Result<(usize, usize)> {
+    let before = count_entries(ad, base).await?;
+    if before == 0 {
+        return Ok((0, 0));
+    }
+    let mut d = connect(ad).await?;
+    for g in d
+        .search_paged(base, "(objectClass=group)", &["1.1"])
+        .await?
+    {
+        let _ = d.delete(&g.dn).await;
+    }
+    let mut ous = d
+        .search_paged(base, "(objectClass=organizationalUnit)", &["1.1"])
+        .await?;
+    let _ = d.unbind().await;
+    ous.sort_by_key(|e| std::cmp::Reverse(depth(&e.dn)));
+    for ou in ous {
+        if let Err(e) = tree_delete(ad, pw_file, &ou.dn) {
+            eprintln!("bench: tree delete failed, deleting entry by entry: {e:#}");
+            break;
         }
     }
-    let mut entries = d.search_paged(base, "(objectClass=*)", &["1.1"]).await?;
+
+    let mut d = connect(ad).await?;
+    let mut entries = match d.search_paged(base, "(objectClass=*)", &["1.1"]).await {
+        Ok(l) => l,
+        Err(e) if e.is_no_such_object() => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
     let _ = d.unbind().await;
     entries.sort_by_key(|e| std::cmp::Reverse(depth(&e.dn)));
     let mut levels: Vec<Vec<String>> = Vec::new();
@@ -203,32 +258,23 @@ async fn delete_tree(ad: &AdEnv, base: &str) -> anyhow::Result<(usize, usize)> {
             let ad = ad.clone();
             tasks.spawn(async move {
                 let mut d = connect(&ad).await?;
-                let mut ok = 0usize;
                 for dn in chunk {
-                    if d.delete(&dn).await.is_ok() {
-                        ok += 1;
-                    }
+                    let _ = d.delete(&dn).await;
                 }
                 let _ = d.unbind().await;
-                Ok::<usize, anyhow::Error>(ok)
+                Ok::<(), anyhow::Error>(())
             });
         }
         while let Some(done) = tasks.join_next().await {
-            deleted += done??;
+            done??;
         }
     }
-    let mut d = connect(ad).await?;
-    let left = match d.search_paged(base, "(objectClass=*)", &["1.1"]).await {
-        Ok(l) => l.len(),
-        Err(e) if e.is_no_such_object() => 0,
-        Err(e) => return Err(e.into()),
-    };
-    let _ = d.unbind().await;
-    Ok((deleted, left))
+    let left = count_entries(ad, base).await?;
+    Ok((before - left.min(before), left))
 }
 
 /// Deletes the OUs of earlier, interrupted runs of this bench.
-async fn delete_leftovers(ad: &AdEnv) -> anyhow::Result<()> {
+async fn delete_leftovers(ad: &AdEnv, pw_file: &Path) -> anyhow::Result<()> {
     let mut d = connect(ad).await?;
     let old = d
         .search_paged_scoped(
@@ -241,7 +287,7 @@ async fn delete_leftovers(ad: &AdEnv) -> anyhow::Result<()> {
     let _ = d.unbind().await;
     for e in old {
         eprintln!("bench: deleting the leftover {}", e.dn);
-        delete_tree(ad, &e.dn).await?;
+        delete_tree(ad, &e.dn, pw_file).await?;
     }
     Ok(())
 }
@@ -254,6 +300,8 @@ struct World {
     ldif_ou: String,
     sim: Simulator,
     dir: tempfile::TempDir,
+    /// The bind password, for `ldapadd`/`ldapdelete -y` (mode 0600).
+    pw_file: std::path::PathBuf,
 }
 
 impl World {
@@ -443,9 +491,17 @@ fn rebase(dn: &str, from: &str, to: &str) -> anyhow::Result<String> {
 }
 
 struct Ldif {
-    text: String,
-    ous: usize,
-    users: usize,
+    /// The OU entries, parents first.
+    ous: String,
+    ou_count: usize,
+    /// One LDIF record per account.
+    users: Vec<String>,
+}
+
+impl Ldif {
+    fn bytes(&self) -> usize {
+        self.ous.len() + self.users.iter().map(String::len).sum::<usize>()
+    }
 }
 
 /// The OUs and accounts hrsync created, read back from AD, moved to `w.ldif_ou`, with the
@@ -476,7 +532,9 @@ async fn build_ldif(w: &World, attrs: &BTreeSet<String>) -> anyhow::Result<Ldif>
         }
         text.push('\n');
     }
+    let mut records = Vec::with_capacity(users.len());
     for u in &users {
+        let mut text = String::new();
         ensure!(u.bin_attrs.is_empty(), "{} has binary attributes", u.dn);
         ldif_line(&mut text, "dn", &rebase(&u.dn, &w.ou, &w.ldif_ou)?);
         for a in &want {
@@ -495,11 +553,12 @@ async fn build_ldif(w: &World, attrs: &BTreeSet<String>) -> anyhow::Result<Ldif>
             }
         }
         text.push('\n');
+        records.push(text);
     }
     Ok(Ldif {
-        text,
-        ous: ous.len(),
-        users: users.len(),
+        ous: text,
+        ou_count: ous.len(),
+        users: records,
     })
 }
 
@@ -510,42 +569,85 @@ struct LdapAdd {
     first_errors: Vec<String>,
 }
 
-fn run_ldapadd(w: &World, file: &Path) -> anyhow::Result<LdapAdd> {
-    let pw = w.dir.path().join("ldapadd.pw");
-    std::fs::write(&pw, &w.ad.password)?;
-    let t0 = Instant::now();
-    let out = Command::new("ldapadd")
+fn ldapadd(w: &World, pw_file: &Path, file: &Path) -> anyhow::Result<std::process::Child> {
+    Command::new("ldapadd")
         .args(["-c", "-x", "-H", &w.ad.url, "-D", &w.ad.bind_dn, "-y"])
-        .arg(&pw)
+        .arg(pw_file)
         .arg("-f")
         .arg(file)
         .env("LDAPTLS_CACERT", &w.ad.ca_file)
         .stdin(Stdio::null())
-        .output()
-        .context("cannot run ldapadd (apt-get install ldap-utils)")?;
-    let wall = t0.elapsed();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let added = stdout
-        .lines()
-        .filter(|l| l.starts_with("adding new entry"))
-        .count();
-    let errors: Vec<String> = stderr
-        .lines()
-        .filter(|l| l.starts_with("ldap_add:") || l.contains("additional info"))
-        .map(str::to_string)
-        .collect();
-    let failed = stderr
-        .lines()
-        .filter(|l| l.starts_with("ldap_add:"))
-        .count();
-    if !out.status.success() && failed == 0 {
-        bail!("ldapadd failed ({}): {stderr}", out.status);
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot run ldapadd (apt-get install ldap-utils)")
+}
+
+/// Runs `ldapadd -c` on the LDIF: one process with one file (the default), or with `procs > 1`
+/// the OUs first, then the accounts split over `procs` concurrent processes.
+fn run_ldapadd(w: &World, pw_file: &Path, ldif: &Ldif, procs: usize) -> anyhow::Result<LdapAdd> {
+    let dir = w.dir.path();
+    let mut batches: Vec<Vec<std::path::PathBuf>> = Vec::new();
+    if procs <= 1 {
+        let file = dir.join("accounts.ldif");
+        let mut text = ldif.ous.clone();
+        for u in &ldif.users {
+            text.push_str(u);
+        }
+        std::fs::write(&file, text)?;
+        batches.push(vec![file]);
+    } else {
+        let ous = dir.join("ous.ldif");
+        std::fs::write(&ous, &ldif.ous)?;
+        batches.push(vec![ous]);
+        let mut parts = vec![String::new(); procs];
+        for (i, u) in ldif.users.iter().enumerate() {
+            parts[i % procs].push_str(u);
+        }
+        let mut files = Vec::new();
+        for (i, part) in parts.into_iter().enumerate() {
+            let f = dir.join(format!("accounts-{i}.ldif"));
+            std::fs::write(&f, part)?;
+            files.push(f);
+        }
+        batches.push(files);
+    }
+    let (mut added, mut failed, mut errors) = (0, 0, Vec::new());
+    let t0 = Instant::now();
+    for batch in batches {
+        let children = batch
+            .iter()
+            .map(|f| ldapadd(w, pw_file, f))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for child in children {
+            let out = child.wait_with_output()?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let tried = stdout
+                .lines()
+                .filter(|l| l.starts_with("adding new entry"))
+                .count();
+            let bad = stderr
+                .lines()
+                .filter(|l| l.starts_with("ldap_add:"))
+                .count();
+            if !out.status.success() && bad == 0 {
+                bail!("ldapadd failed ({}): {stderr}", out.status);
+            }
+            // "adding new entry" is printed before the server answers.
+            added += tried - bad.min(tried);
+            failed += bad;
+            errors.extend(
+                stderr
+                    .lines()
+                    .filter(|l| l.starts_with("ldap_add:") || l.contains("additional info"))
+                    .map(str::to_string),
+            );
+        }
     }
     Ok(LdapAdd {
-        wall,
-        // "adding new entry" is printed before the server answers.
-        added: added - failed.min(added),
+        wall: t0.elapsed(),
+        added,
         failed,
         first_errors: errors.into_iter().take(6).collect(),
     })
@@ -636,15 +738,19 @@ fn row(out: &mut String, k: &str, v: impl std::fmt::Display) {
 struct Results {
     first: Measured,
     ldif: Ldif,
-    ldif_bytes: usize,
     ldif_build: Duration,
     ldapadd: LdapAdd,
+    ldapadd_procs: usize,
     second: Measured,
+    /// The 1-minute load average when each step ended.
+    loads: Vec<(&'static str, String)>,
 }
 
 async fn bench(w: &World, people: usize, progress: &Progress) -> anyhow::Result<Results> {
+    let mut loads = vec![("start", load())];
     eprintln!("bench: 1/3 initial sync of {people} people");
     let first = measured_run(w, progress).await?;
+    loads.push(("sync", load()));
     let r = &first.report;
     ensure!(
         r.plan.summary.create > 0 && r.operations_applied > 0,
@@ -659,7 +765,12 @@ async fn bench(w: &World, people: usize, progress: &Progress) -> anyhow::Result<
         );
     }
 
-    eprintln!("bench: 2/3 ldapadd -c of the same accounts");
+    let procs: usize = std::env::var("HRSYNC_BENCH_LDAPADD_PROCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    eprintln!("bench: 2/3 ldapadd -c of the same accounts ({procs} process(es))");
     let attrs: BTreeSet<String> = r
         .plan
         .people
@@ -674,12 +785,11 @@ async fn bench(w: &World, people: usize, progress: &Progress) -> anyhow::Result<
     let t = Instant::now();
     let ldif = build_ldif(w, &attrs).await?;
     let ldif_build = t.elapsed();
-    let file = w.dir.path().join("accounts.ldif");
-    std::fs::write(&file, &ldif.text)?;
     let mut d = connect(&w.ad).await?;
     d.ensure_ou(&w.ldif_ou).await?;
     let _ = d.unbind().await;
-    let ldapadd = run_ldapadd(w, &file)?;
+    let ldapadd = run_ldapadd(w, &w.pw_file, &ldif, procs)?;
+    loads.push(("ldapadd", load()));
     if ldapadd.failed > 0 {
         eprintln!(
             "bench: ldapadd: {} entries failed: {:?}",
@@ -689,6 +799,7 @@ async fn bench(w: &World, people: usize, progress: &Progress) -> anyhow::Result<
 
     eprintln!("bench: 3/3 no-op resync");
     let second = measured_run(w, progress).await?;
+    loads.push(("resync", load()));
     let planned: usize = second.report.plan.people.iter().map(|p| p.ops.len()).sum();
     ensure!(
         planned == 0 && second.report.operations_applied == 0 && second.ldap.writes() == 0,
@@ -699,22 +810,24 @@ async fn bench(w: &World, people: usize, progress: &Progress) -> anyhow::Result<
     );
     Ok(Results {
         first,
-        ldif_bytes: ldif.text.len(),
         ldif,
         ldif_build,
         ldapadd,
+        ldapadd_procs: procs,
         second,
+        loads,
     })
 }
 
-fn print(people: usize, w: &World, res: &Results, cleanup: Option<(Duration, usize, usize)>) {
+fn print(people: usize, w: &World, res: &Results, cleanup: (Duration, usize, usize)) {
     let Results {
         first: f,
         ldif,
-        ldif_bytes,
         ldif_build,
         ldapadd,
+        ldapadd_procs,
         second: s,
+        loads,
     } = res;
     let r = &f.report;
     let ops = op_counts(r);
@@ -727,8 +840,15 @@ fn print(people: usize, w: &World, res: &Results, cleanup: Option<(Duration, usi
          Samba AD DC over LDAPS (127.0.0.1, tdb, prefork)\n\
          config: concurrency = {CONCURRENCY}, set_initial_password = false (measures the engine, \
          not password hashing), groups All Staff + Engineering, managers on\n\
-         OUs: {} (hrsync), {} (ldapadd)\n",
-        w.ou, w.ldif_ou
+         OUs: {} (hrsync), {} (ldapadd)\n\
+         1-min load average (2 cores, shared): {}\n",
+        w.ou,
+        w.ldif_ou,
+        loads
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let _ = writeln!(o, "1. initial load (`sync`, empty store, empty OU)");
     row(&mut o, "engine open (config, plugin, store)", secs(f.open));
@@ -740,13 +860,14 @@ fn print(people: usize, w: &World, res: &Results, cleanup: Option<(Duration, usi
     row(&mut o, "  apply: managers (+ save plan)", secs(f.managers));
     row(
         &mut o,
-        "people in HR / planned / unchanged-etc",
+        "people listed / planned",
         format!(
-            "{} / {} / out of scope {}, quarantined {}",
+            "{} / {} (out of scope {}, quarantined {}, not yet {})",
             r.plan.summary.people,
             r.plan.people.len(),
             r.plan.summary.out_of_scope,
-            r.plan.summary.quarantined
+            r.plan.summary.quarantined,
+            r.plan.people.len() - created.min(r.plan.people.len()),
         ),
     );
     row(&mut o, "accounts created", created);
@@ -758,27 +879,20 @@ fn print(people: usize, w: &World, res: &Results, cleanup: Option<(Duration, usi
         rate(created, f.apply + f.managers),
     );
     row(&mut o, "Remote requests", remote_line(&f.remote));
+    let rest: usize = ops
+        .iter()
+        .filter(|(k, _)| !["create", "add-to-group", "set-manager"].contains(k))
+        .map(|(_, v)| v)
+        .sum();
     row(
         &mut o,
         "operations applied (RunReport)",
         format!(
-            "{} = create {} + add-to-group {} + set-manager {}{}",
+            "{} (planned: create {} + add-to-group {} + set-manager {} + other {rest})",
             r.operations_applied,
             op("create"),
             op("add-to-group"),
             op("set-manager"),
-            {
-                let rest: usize = ops
-                    .iter()
-                    .filter(|(k, _)| !["create", "add-to-group", "set-manager"].contains(k))
-                    .map(|(_, v)| v)
-                    .sum();
-                if rest > 0 {
-                    format!(" + other {rest}")
-                } else {
-                    String::new()
-                }
-            }
         ),
     );
     row(
@@ -806,11 +920,23 @@ fn print(people: usize, w: &World, res: &Results, cleanup: Option<(Duration, usi
         "LDAP writes/s in apply",
         rate(f.ldap.writes() as usize, f.apply + f.managers),
     );
+    for (i, l) in latency_lines(&f.ldap).into_iter().enumerate() {
+        row(
+            &mut o,
+            if i == 0 {
+                "  mean latency per call"
+            } else {
+                ""
+            },
+            l,
+        );
+    }
 
     let _ = writeln!(
         o,
         "\n2. `ldapadd -c` of the same accounts (read back from AD, same DNs under the second OU, \
-         same attributes, sAMAccountName h… -> b…; userAccountControl as read, so enabled in the add itself)"
+         the attributes hrsync's adds set, sAMAccountName h… -> b…; userAccountControl 512 as \
+         read back, so enabled by the add itself; no groups, no managers)"
     );
     row(&mut o, "read back + LDIF build", secs(*ldif_build));
     row(
@@ -818,40 +944,44 @@ fn print(people: usize, w: &World, res: &Results, cleanup: Option<(Duration, usi
         "LDIF",
         format!(
             "{} OUs + {} accounts, {:.1} MiB",
-            ldif.ous,
-            ldif.users,
-            *ldif_bytes as f64 / 1048576.0
+            ldif.ou_count,
+            ldif.users.len(),
+            ldif.bytes() as f64 / 1048576.0
         ),
     );
-    row(&mut o, "wall time (one connection)", secs(ldapadd.wall));
+    row(
+        &mut o,
+        &format!("wall time ({ldapadd_procs} ldapadd process(es))"),
+        secs(ldapadd.wall),
+    );
     row(
         &mut o,
         "entries added / failed",
         format!("{} / {}", ldapadd.added, ldapadd.failed),
     );
     row(&mut o, "entries/s", rate(ldapadd.added, ldapadd.wall));
-    let ratio = f.wall.as_secs_f64() / ldapadd.wall.as_secs_f64().max(1e-9);
+    let lw = ldapadd.wall.as_secs_f64().max(1e-9);
     row(
         &mut o,
         "ratio hrsync run / ldapadd (wall)",
-        format!("{ratio:.2}x"),
+        format!("{:.2}x", f.wall.as_secs_f64() / lw),
     );
-    let apply = (f.apply + f.managers).as_secs_f64();
+    let apply = f.apply + f.managers;
     row(
         &mut o,
         "ratio hrsync apply / ldapadd",
-        format!("{:.2}x", apply / ldapadd.wall.as_secs_f64().max(1e-9)),
+        format!("{:.2}x", apply.as_secs_f64() / lw),
     );
-    let extra = f.ldap.writes() as i64 - created as i64;
+    let adds = f.ldap.count("directory.add");
     row(
         &mut o,
-        "hrsync extra writes beyond the adds",
+        "hrsync writes beyond ldapadd's adds",
         format!(
-            "{extra} (enable {}, add-to-group {}, set-manager/modify {}, OU adds {})",
+            "{} (enable {}, add-to-group {}, set-manager {})",
+            f.ldap.writes() - adds,
             f.ldap.count("directory.enable"),
             f.ldap.count("directory.add_member"),
             f.ldap.count("directory.modify"),
-            f.ldap.count("directory.add") as i64 - created as i64,
         ),
     );
     row(
@@ -859,12 +989,15 @@ fn print(people: usize, w: &World, res: &Results, cleanup: Option<(Duration, usi
         "writes/s: hrsync apply vs ldapadd",
         format!(
             "{} vs {}",
-            rate(f.ldap.writes() as usize, f.apply + f.managers),
+            rate(f.ldap.writes() as usize, apply),
             rate(ldapadd.added, ldapadd.wall)
         ),
     );
 
-    let _ = writeln!(o, "\n3. no-op resync (`sync` again, new engine)");
+    let _ = writeln!(
+        o,
+        "\n3. no-op resync (`sync` again, new engine, same store)"
+    );
     row(&mut o, "engine open", secs(s.open));
     row(&mut o, "wall time (run)", secs(s.wall));
     row(&mut o, "  listing + details (Remote)", secs(s.source));
@@ -898,16 +1031,18 @@ fn print(people: usize, w: &World, res: &Results, cleanup: Option<(Duration, usi
         "people/s checked",
         rate(s.report.plan.summary.people, s.wall),
     );
-    if let Some((t, deleted, left)) = cleanup {
-        let _ = writeln!(o, "\n4. cleanup (both OUs, {DELETE_WORKERS} connections)");
-        row(&mut o, "wall time", secs(t));
-        row(
-            &mut o,
-            "entries deleted / left",
-            format!("{deleted} / {left}"),
-        );
-        row(&mut o, "deletes/s", rate(deleted, t));
-    }
+    let (t, deleted, left) = cleanup;
+    let _ = writeln!(
+        o,
+        "\n4. cleanup (both OUs: groups, then OU by OU with the tree-delete control)"
+    );
+    row(&mut o, "wall time", secs(t));
+    row(
+        &mut o,
+        "entries deleted / left",
+        format!("{deleted} / {left}"),
+    );
+    row(&mut o, "deletes/s", rate(deleted, t));
     println!("{o}");
     let _ = std::io::stdout().flush();
 }
@@ -929,9 +1064,13 @@ fn main() -> anyhow::Result<()> {
     } else {
         Progress::new(false)
     };
+    let dir = tempfile::tempdir()?;
+    let pw_file = dir.path().join("ad.pw");
+    std::fs::write(&pw_file, &ad.password)?;
+    std::fs::set_permissions(&pw_file, std::fs::Permissions::from_mode(0o600))?;
 
-    let world = rt.block_on(async {
-        delete_leftovers(&ad).await?;
+    let sim = rt.block_on(async {
+        delete_leftovers(&ad, &pw_file).await?;
         let mut d = connect(&ad).await?;
         d.ensure_ou(&ou).await?;
         for g in ["All Staff", "Engineering"] {
@@ -948,27 +1087,28 @@ fn main() -> anyhow::Result<()> {
             .await?;
         }
         let _ = d.unbind().await;
-        let sim = Simulator::start(SimConfig {
+        Simulator::start(SimConfig {
             people,
             seed: 7,
             rate_limit: None,
             ..SimConfig::default()
         })
-        .await?;
-        anyhow::Ok(World {
-            ad: ad.clone(),
-            ou: ou.clone(),
-            ldif_ou: ldif_ou.clone(),
-            sim,
-            dir: tempfile::tempdir()?,
-        })
+        .await
     });
-    let world = match world {
-        Ok(w) => w,
+    let sim = match sim {
+        Ok(sim) => sim,
         Err(e) => {
-            let _ = rt.block_on(delete_tree(&ad, &ou));
+            let _ = rt.block_on(delete_tree(&ad, &ou, &pw_file));
             return Err(e);
         }
+    };
+    let world = World {
+        ad: ad.clone(),
+        ou,
+        ldif_ou,
+        sim,
+        dir,
+        pw_file,
     };
 
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -980,7 +1120,7 @@ fn main() -> anyhow::Result<()> {
     let mut deleted = 0;
     let mut left = 0;
     for base in [&world.ou, &world.ldif_ou] {
-        match rt.block_on(delete_tree(&ad, base)) {
+        match rt.block_on(delete_tree(&ad, base, &world.pw_file)) {
             Ok((d, l)) => {
                 deleted += d;
                 left += l;
@@ -995,7 +1135,7 @@ fn main() -> anyhow::Result<()> {
 
     match outcome {
         Ok(Ok(res)) => {
-            print(people, &world, &res, Some(cleanup));
+            print(people, &world, &res, cleanup);
             rt.block_on(world.sim.shutdown());
             Ok(())
         }
