@@ -191,14 +191,13 @@ pub async fn call(
             });
         }
     };
-    if let Some(ct) = content_type {
-        if !headers
+    if let Some(ct) = content_type
+        && !headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
         {
             headers.push(("content-type".into(), ct.into()));
         }
-    }
 
     let secret = |s: &SecretRef| {
         s.read(base).map_err(|message| OutboundError::Secret {

@@ -396,8 +396,8 @@ impl Config {
             .map_err(|e| invalid("outbound.allowed_hosts", e.to_string()))?;
         for a in &raw.automations {
             a.cron().map_err(|m| invalid("automations", m))?;
-            if let Some(t) = &a.template {
-                if !raw.templates.contains_key(t) {
+            if let Some(t) = &a.template
+                && !raw.templates.contains_key(t) {
                     return Err(invalid(
                         "automations",
                         format!(
@@ -406,18 +406,16 @@ impl Config {
                         ),
                     ));
                 }
-            }
         }
         for (name, t) in &raw.templates {
             for (i, step) in t.steps.iter().enumerate() {
-                if let crate::orchestration::StepAction::Webhook { webhook } = &step.action {
-                    if !raw.webhooks.contains_key(webhook) {
+                if let crate::orchestration::StepAction::Webhook { webhook } = &step.action
+                    && !raw.webhooks.contains_key(webhook) {
                         return Err(invalid(
                             &format!("templates.{name}.steps[{i}]"),
                             format!("webhook `{webhook}` is not configured"),
                         ));
                     }
-                }
             }
         }
         Ok(Config {

@@ -453,15 +453,14 @@ fn plan_person(
                 pp.ops.push(Op::Disable { dn: dn.clone() });
             }
             let mut final_dn = dn.clone();
-            if let Some(ou) = input.disabled_ou {
-                if let Some(moved) = move_to(&dn, ou) {
+            if let Some(ou) = input.disabled_ou
+                && let Some(moved) = move_to(&dn, ou) {
                     pp.ops.push(Op::Move {
                         from: dn.clone(),
                         to: moved.clone(),
                     });
                     final_dn = moved;
                 }
-            }
             let member_of = account.groups();
             for g in &input.rules.groups {
                 if member_of.contains(&normalize_dn(&g.dn)) {
@@ -652,15 +651,14 @@ fn update(
     }
 
     let mut final_dn = dn.clone();
-    if matches!(target, Target::Account { .. }) {
-        if let Some(moved) = move_to(&dn, &structure.ou) {
+    if matches!(target, Target::Account { .. })
+        && let Some(moved) = move_to(&dn, &structure.ou) {
             pp.ops.push(Op::Move {
                 from: dn.clone(),
                 to: moved.clone(),
             });
             final_dn = moved;
         }
-    }
     match target {
         Target::Account { enabled: true } if account.is_disabled() => pp.ops.push(Op::Enable {
             dn: final_dn.clone(),
