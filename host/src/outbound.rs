@@ -195,9 +195,9 @@ pub async fn call(
         && !headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-        {
-            headers.push(("content-type".into(), ct.into()));
-        }
+    {
+        headers.push(("content-type".into(), ct.into()));
+    }
 
     let secret = |s: &SecretRef| {
         s.read(base).map_err(|message| OutboundError::Secret {

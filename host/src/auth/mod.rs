@@ -174,11 +174,12 @@ impl TokenSource {
                     .await
                     .map_err(|e| refused(token_url, "refresh_token", e))?;
                 if let Some(rotated) = response.refresh_token()
-                    && rotated.secret() != current.expose() {
-                        // Durable before use: if this fails, say so rather than carry on.
-                        file.write(&Secret::new(rotated.secret().clone()))?;
-                        tracing::info!(path = %file.path().display(), "saved the rotated refresh token");
-                    }
+                    && rotated.secret() != current.expose()
+                {
+                    // Durable before use: if this fails, say so rather than carry on.
+                    file.write(&Secret::new(rotated.secret().clone()))?;
+                    tracing::info!(path = %file.path().display(), "saved the rotated refresh token");
+                }
                 tracing::info!(grant = "refresh_token", "obtained an access token");
                 Ok(cached(&response))
             }

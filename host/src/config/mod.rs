@@ -397,25 +397,27 @@ impl Config {
         for a in &raw.automations {
             a.cron().map_err(|m| invalid("automations", m))?;
             if let Some(t) = &a.template
-                && !raw.templates.contains_key(t) {
-                    return Err(invalid(
-                        "automations",
-                        format!(
-                            "automation `{}` names template `{t}`, which is not configured",
-                            a.name
-                        ),
-                    ));
-                }
+                && !raw.templates.contains_key(t)
+            {
+                return Err(invalid(
+                    "automations",
+                    format!(
+                        "automation `{}` names template `{t}`, which is not configured",
+                        a.name
+                    ),
+                ));
+            }
         }
         for (name, t) in &raw.templates {
             for (i, step) in t.steps.iter().enumerate() {
                 if let crate::orchestration::StepAction::Webhook { webhook } = &step.action
-                    && !raw.webhooks.contains_key(webhook) {
-                        return Err(invalid(
-                            &format!("templates.{name}.steps[{i}]"),
-                            format!("webhook `{webhook}` is not configured"),
-                        ));
-                    }
+                    && !raw.webhooks.contains_key(webhook)
+                {
+                    return Err(invalid(
+                        &format!("templates.{name}.steps[{i}]"),
+                        format!("webhook `{webhook}` is not configured"),
+                    ));
+                }
             }
         }
         Ok(Config {

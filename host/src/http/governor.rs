@@ -92,10 +92,11 @@ impl RateGovernor {
                         s.sent.pop_front();
                     }
                     if s.sent.len() >= b.requests as usize
-                        && let Some(oldest) = s.sent.front() {
-                            let free_at = *oldest + b.window;
-                            wait_until = Some(wait_until.map_or(free_at, |w| w.max(free_at)));
-                        }
+                        && let Some(oldest) = s.sent.front()
+                    {
+                        let free_at = *oldest + b.window;
+                        wait_until = Some(wait_until.map_or(free_at, |w| w.max(free_at)));
+                    }
                 }
                 match wait_until {
                     None => {

@@ -198,13 +198,16 @@ impl ConnectorHttp {
             if status == 429 {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
             }
-            if status == 401 && !renewed && self.tokens.renewable()
-                && let Some(t) = &token {
-                    tracing::info!(url = %redact(&url), "access token refused; renewing it once");
-                    self.tokens.invalidate(t).await;
-                    renewed = true;
-                    continue;
-                }
+            if status == 401
+                && !renewed
+                && self.tokens.renewable()
+                && let Some(t) = &token
+            {
+                tracing::info!(url = %redact(&url), "access token refused; renewing it once");
+                self.tokens.invalidate(t).await;
+                renewed = true;
+                continue;
+            }
             let transient = status == 429
                 || (matches!(status, 500 | 502 | 503 | 504) && method != reqwest::Method::POST);
             if transient && attempt < retry.max_retries {

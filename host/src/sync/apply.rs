@@ -145,29 +145,24 @@ async fn apply_person(
     for op in &p.ops {
         let detail = serde_json::to_string(op).unwrap_or_default();
         let (name, dn) = op_name(op);
-        match apply_op(dir, ctx, p, op).await {
-            Ok(()) => {
-                done += 1;
-                let _ = ctx.store.audit(
-                    Some(ctx.run),
-                    Some(&p.person_id),
-                    Some(dn),
-                    name,
-                    &detail,
-                    "ok",
-                );
-            }
+        let result = apply_op(dir, ctx, p, op).await;
+        let outcome = match &result {
+            Ok(()) => "ok".to_string(),
+            Err(e) => format!("error: {e}"),
+        };
+        let _ = ctx.store.audit(
+            Some(ctx.run),
+            Some(&p.person_id),
+            Some(dn),
+            name,
+            &detail,
+            &outcome,
+        );
+        match result {
+            Ok(()) => done += 1,
             Err(e) => {
                 let reason = e.to_string();
                 tracing::warn!(op = name, dn, error = %reason, "operation failed");
-                let _ = ctx.store.audit(
-                    Some(ctx.run),
-                    Some(&p.person_id),
-                    Some(dn),
-                    name,
-                    &detail,
-                    &format!("error: {reason}"),
-                );
                 return (
                     done,
                     Some(Quarantined {

@@ -454,13 +454,14 @@ fn plan_person(
             }
             let mut final_dn = dn.clone();
             if let Some(ou) = input.disabled_ou
-                && let Some(moved) = move_to(&dn, ou) {
-                    pp.ops.push(Op::Move {
-                        from: dn.clone(),
-                        to: moved.clone(),
-                    });
-                    final_dn = moved;
-                }
+                && let Some(moved) = move_to(&dn, ou)
+            {
+                pp.ops.push(Op::Move {
+                    from: dn.clone(),
+                    to: moved.clone(),
+                });
+                final_dn = moved;
+            }
             let member_of = account.groups();
             for g in &input.rules.groups {
                 if member_of.contains(&normalize_dn(&g.dn)) {
@@ -477,6 +478,35 @@ fn plan_person(
         }
     }
     Ok(Some((pp, manager_now)))
+}
+
+/// The first candidate nobody holds (the person's own current values count as free), reserved
+/// for this run; all taken quarantines the person with the candidates tried.
+fn pick_unique(
+    p: &Person,
+    u: &crate::mapping::UniqueRequest,
+    own: &[String],
+    snapshot: &Snapshot,
+    reserved: &mut Reserved,
+) -> Result<String, Quarantined> {
+    let is_own = |c: &String| own.iter().any(|o| o.eq_ignore_ascii_case(c));
+    let Some(value) = u
+        .candidates
+        .iter()
+        .find(|c| is_own(c) || !reserved.taken(snapshot, &u.attribute, c))
+    else {
+        return Err(quarantine(
+            p,
+            Some(&u.attribute),
+            format!(
+                "every candidate for {} is taken: {}",
+                u.attribute,
+                u.candidates.join(", ")
+            ),
+        ));
+    };
+    reserved.reserve(&u.attribute, value);
+    Ok(value.clone())
 }
 
 /// The DN after moving `dn` under `parent`, or `None` if it is there already.
@@ -507,23 +537,8 @@ fn create(
         .filter_map(|(k, v)| v.map(|v| (k, v)))
         .collect();
     for u in &mapped.unique {
-        let Some(value) = u
-            .candidates
-            .iter()
-            .find(|c| !reserved.taken(input.snapshot, &u.attribute, c))
-        else {
-            return Err(quarantine(
-                p,
-                Some(&u.attribute),
-                format!(
-                    "every candidate for {} is taken: {}",
-                    u.attribute,
-                    u.candidates.join(", ")
-                ),
-            ));
-        };
-        reserved.reserve(&u.attribute, value);
-        attributes.insert(u.attribute.clone(), value.clone());
+        let value = pick_unique(p, u, &[], input.snapshot, reserved)?;
+        attributes.insert(u.attribute.clone(), value);
     }
     let ou = &structure.ou;
     let Some((cn, dn)) = structure
@@ -612,27 +627,11 @@ fn update(
         if keeps {
             continue;
         }
-        let own = |c: &String| old.iter().any(|o| o.eq_ignore_ascii_case(c));
-        let Some(value) = u
-            .candidates
-            .iter()
-            .find(|c| own(c) || !reserved.taken(input.snapshot, &u.attribute, c))
-        else {
-            return Err(quarantine(
-                p,
-                Some(&u.attribute),
-                format!(
-                    "every candidate for {} is taken: {}",
-                    u.attribute,
-                    u.candidates.join(", ")
-                ),
-            ));
-        };
-        reserved.reserve(&u.attribute, value);
+        let value = pick_unique(p, u, &old, input.snapshot, reserved)?;
         changes.push(Change {
             attribute: u.attribute.clone(),
             old,
-            new: Some(value.clone()),
+            new: Some(value),
         });
     }
     if account.first(&input.rules.anchor) != Some(p.id.as_str()) {
@@ -652,13 +651,14 @@ fn update(
 
     let mut final_dn = dn.clone();
     if matches!(target, Target::Account { .. })
-        && let Some(moved) = move_to(&dn, &structure.ou) {
-            pp.ops.push(Op::Move {
-                from: dn.clone(),
-                to: moved.clone(),
-            });
-            final_dn = moved;
-        }
+        && let Some(moved) = move_to(&dn, &structure.ou)
+    {
+        pp.ops.push(Op::Move {
+            from: dn.clone(),
+            to: moved.clone(),
+        });
+        final_dn = moved;
+    }
     match target {
         Target::Account { enabled: true } if account.is_disabled() => pp.ops.push(Op::Enable {
             dn: final_dn.clone(),
