@@ -22,7 +22,10 @@ fn a_missing_config_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let (code, _, err) = hrsync(dir.path(), &["--config", "nope.toml", "plan"]);
     assert_eq!(code, 1);
-    assert!(err.starts_with("error: cannot read the config file nope.toml:"), "{err}");
+    assert!(
+        err.starts_with("error: cannot read the config file nope.toml:"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -35,7 +38,10 @@ fn an_inline_secret_is_refused_without_echoing_it() {
     .unwrap();
     let (code, _, err) = hrsync(dir.path(), &["config", "check"]);
     assert_eq!(code, 1);
-    assert!(err.contains("line 5, column 8: secrets are not written in the config file"), "{err}");
+    assert!(
+        err.contains("line 5, column 8: secrets are not written in the config file"),
+        "{err}"
+    );
     assert!(!err.contains("SECRET"), "{err}");
 }
 
@@ -69,5 +75,8 @@ fn approve_without_a_terminal_refuses_with_exit_4() {
     std::fs::write(dir.path().join("hrsync.toml"), "").unwrap();
     let (code, _, err) = hrsync(dir.path(), &["approve", "1"]);
     assert_eq!(code, 4);
-    assert!(err.contains("pass --yes when there is no terminal"), "{err}");
+    assert!(
+        err.contains("pass --yes when there is no terminal"),
+        "{err}"
+    );
 }

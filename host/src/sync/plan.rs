@@ -688,3 +688,256 @@ fn update(
     pp.dn = Some(final_dn);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::mapping::{AttributeRule, MappingConfig};
+    use crate::sync::rules::MatchRule;
+
+    const OU: &str = "OU=Staff,DC=corp,DC=example";
+
+    fn person(id: &str, status: Lifecycle, fields: &[(&str, &str)]) -> Person {
+        let mut f: std::collections::BTreeMap<String, FieldValue> = [
+            ("first_name", "Ada"),
+            ("last_name", "Lovelace"),
+            ("full_name", "Ada Lovelace"),
+            ("department", "Engineering"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), FieldValue::Text(v.to_string())))
+        .collect();
+        for (k, v) in fields {
+            f.insert(k.to_string(), FieldValue::Text(v.to_string()));
+        }
+        Person {
+            id: id.into(),
+            status,
+            source_status: "x".into(),
+            fields: f,
+            raw: None,
+            complete: true,
+        }
+    }
+
+    fn account(dn: &str, attrs: &[(&str, &str)]) -> Account {
+        Account {
+            dn: dn.into(),
+            attrs: attrs
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), vec![v.to_string()]))
+                .collect(),
+        }
+    }
+
+    struct Fixture {
+        rules: SyncRules,
+        mapper: Mapper,
+        structure: Structure,
+    }
+
+    fn fixture(rules: SyncRules) -> Fixture {
+        let mut cfg = MappingConfig::default();
+        cfg.attributes.insert(
+            "givenName".into(),
+            AttributeRule::template("{{ first_name }}"),
+        );
+        cfg.attributes.insert(
+            "department".into(),
+            AttributeRule::template("{{ department }}"),
+        );
+        let mut sam = AttributeRule::unique([
+            "{{ first_name|lower }}.{{ last_name|lower }}",
+            "{{ first_name|lower }}{{ n }}",
+        ]);
+        sam.max_len = Some(20);
+        cfg.attributes.insert("sAMAccountName".into(), sam);
+        Fixture {
+            mapper: Mapper::new(&cfg).unwrap(),
+            structure: Structure::new(&rules, OU).unwrap(),
+            rules,
+        }
+    }
+
+    fn run(
+        f: &Fixture,
+        people: &[Person],
+        accounts: Vec<Account>,
+        today: &str,
+        disabled_on: &[(&str, &str)],
+    ) -> Plan {
+        let snapshot = Snapshot::new(accounts, &f.rules.anchor, &["mail"], &["sAMAccountName"]);
+        let disabled: HashMap<String, NaiveDate> = disabled_on
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
+            .collect();
+        plan(&PlanInput {
+            people,
+            rejected: &[],
+            snapshot: &snapshot,
+            rules: &f.rules,
+            mapper: &f.mapper,
+            structure: &f.structure,
+            disabled_ou: Some("OU=Disabled,DC=corp,DC=example"),
+            today: today.parse().unwrap(),
+            termination_dates: &HashMap::new(),
+            disabled_on: &disabled,
+        })
+    }
+
+    const ADA: &str = "CN=Ada Lovelace,OU=Staff,DC=corp,DC=example";
+
+    #[test]
+    fn a_new_person_gets_a_free_name_and_a_taken_one_is_skipped() {
+        let f = fixture(SyncRules::default());
+        let other = account(
+            "CN=Other,OU=Elsewhere,DC=corp,DC=example",
+            &[("sAMAccountName", "ada.lovelace")],
+        );
+        let p = run(
+            &f,
+            &[person("e1", Lifecycle::Active, &[])],
+            vec![other],
+            "2026-01-10",
+            &[],
+        );
+        match &p.people[0].ops[0] {
+            Op::Create {
+                dn,
+                attributes,
+                enable,
+            } => {
+                assert_eq!(dn, ADA);
+                assert_eq!(attributes["sAMAccountName"], "ada2");
+                assert_eq!(attributes["employeeNumber"], "e1");
+                assert!(enable);
+            }
+            other => panic!("expected a create, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unknown_status_updates_but_never_disables_or_creates() {
+        let f = fixture(SyncRules::default());
+        let acct = account(
+            ADA,
+            &[
+                ("employeeNumber", "e1"),
+                ("givenName", "Ada"),
+                ("department", "Sales"),
+                ("userAccountControl", "512"),
+                ("sAMAccountName", "ada.lovelace"),
+            ],
+        );
+        let p = run(
+            &f,
+            &[
+                person("e1", Lifecycle::Unknown, &[]),
+                person("e2", Lifecycle::Unknown, &[]),
+            ],
+            vec![acct],
+            "2026-01-10",
+            &[],
+        );
+        let ops: Vec<&Op> = p.people.iter().flat_map(|pp| &pp.ops).collect();
+        assert!(
+            ops.iter()
+                .all(|o| !o.is_destructive() && !matches!(o, Op::Create { .. } | Op::Move { .. })),
+            "{ops:?}"
+        );
+        assert!(
+            ops.iter().any(|o| matches!(o, Op::Modify { .. })),
+            "department still follows HR"
+        );
+    }
+
+    #[test]
+    fn a_leaver_is_deleted_only_after_the_configured_days() {
+        let rules = SyncRules {
+            delete_after_days: Some(30),
+            ..SyncRules::default()
+        };
+        let f = fixture(rules);
+        let disabled = account(
+            "CN=Ada Lovelace,OU=Disabled,DC=corp,DC=example",
+            &[("employeeNumber", "e1"), ("userAccountControl", "514")],
+        );
+        let leaver = [person("e1", Lifecycle::Terminated, &[])];
+        let early = run(
+            &f,
+            &leaver,
+            vec![disabled.clone()],
+            "2026-01-20",
+            &[("e1", "2026-01-01")],
+        );
+        assert!(early.people[0].ops.is_empty(), "{:?}", early.people[0].ops);
+        let due = run(
+            &f,
+            &leaver,
+            vec![disabled],
+            "2026-01-31",
+            &[("e1", "2026-01-01")],
+        );
+        assert!(matches!(due.people[0].ops.as_slice(), [Op::Delete { .. }]));
+    }
+
+    #[test]
+    fn two_accounts_matching_one_person_are_a_dispute() {
+        let rules = SyncRules {
+            matches: vec![MatchRule {
+                person: "work_email".into(),
+                directory: "mail".into(),
+            }],
+            ..SyncRules::default()
+        };
+        let f = fixture(rules);
+        let a = account(
+            "CN=A,OU=Staff,DC=corp,DC=example",
+            &[("mail", "ada@corp.example")],
+        );
+        let b = account(
+            "CN=B,OU=Other,DC=corp,DC=example",
+            &[("mail", "ADA@corp.example")],
+        );
+        let p = run(
+            &f,
+            &[person(
+                "e1",
+                Lifecycle::Active,
+                &[("work_email", "ada@corp.example")],
+            )],
+            vec![a, b],
+            "2026-01-10",
+            &[],
+        );
+        assert!(p.people.is_empty());
+        assert!(
+            p.quarantined[0].reason.starts_with("disputed:"),
+            "{:?}",
+            p.quarantined
+        );
+    }
+
+    #[test]
+    fn a_pre_hire_waits_until_the_lead_days() {
+        let f = fixture(SyncRules::default());
+        let hire = [person(
+            "e1",
+            Lifecycle::PreHire,
+            &[("start_date", "2026-02-01")],
+        )];
+        assert!(
+            run(&f, &hire, vec![], "2026-01-20", &[]).people[0]
+                .ops
+                .is_empty()
+        );
+        let p = run(&f, &hire, vec![], "2026-01-26", &[]);
+        assert!(matches!(
+            &p.people[0].ops[0],
+            Op::Create { enable: false, .. }
+        ));
+    }
+}
