@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
 use crate::connector::field_value;
 use crate::directory::{DirEntry, Directory, Modification, escape};
@@ -326,10 +327,21 @@ impl<'a> Orchestrator<'a> {
         person_id: &str,
         from: usize,
     ) -> Result<Outcome, OrchestrationError> {
+        let span = tracing::info_span!("template", name, person = person_id, run);
+        Box::pin(self.run_steps(run, name, person_id, from))
+            .instrument(span)
+            .await
+    }
+
+    async fn run_steps(
+        &self,
+        run: i64,
+        name: &str,
+        person_id: &str,
+        from: usize,
+    ) -> Result<Outcome, OrchestrationError> {
         let template = self.template(name)?;
         let store = self.engine.store().clone();
-        let span = tracing::info_span!("template", name, person = person_id, run);
-        let _enter = span.enter();
         for (i, step) in template.steps.iter().enumerate().skip(from) {
             store
                 .update_template_run(run, i as i64, "running", None, None)

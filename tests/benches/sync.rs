@@ -1,15 +1,21 @@
 //! `hrsync sync` against the real Samba AD DC (`tests/ad/samba-ad.sh`) and the Remote simulator:
 //!
-//! 1. the initial load of N people (`HRSYNC_BENCH_PEOPLE`, default 10000): wall time split into
-//!    listing+details / snapshot / plan / apply, accounts created, Remote requests, operations
-//!    applied and the LDAP requests behind them;
+//! 1. the initial load of N people (`HRSYNC_BENCH_PEOPLE`, default 10000) with
+//!    `set_initial_password = false` and `concurrency = 2`, the simulator without a rate limit:
+//!    wall time split into listing+details / snapshot / plan / apply, accounts created, Remote
+//!    requests, operations applied, and the LDAP requests behind them (counted from the
+//!    `directory.*` tracing spans of hrsync's LDAP client, with their latencies);
 //! 2. `ldapadd -c` of the same accounts (read back from AD, written as LDIF into a second OU),
-//!    for a baseline of what Samba itself can take;
+//!    for a baseline of what Samba itself takes (`HRSYNC_BENCH_LDAPADD_PROCS=K` splits the
+//!    accounts over K concurrent `ldapadd` processes; default 1);
 //! 3. a no-op resync: no LDAP writes (asserted), only the list pages from Remote;
-//! 4. both OUs deleted again (also after a failure).
+//! 4. both OUs deleted again (also after a failure or a panic), with AD's tree-delete control.
 //!
-//! Run: `HRSYNC_BENCH_PEOPLE=10000 cargo bench -p hrsync-tests --bench sync`.
-//! Needs Samba (`bash tests/ad/samba-ad.sh start`) and `ldapadd` (ldap-utils).
+//! Run: `HRSYNC_BENCH_PEOPLE=10000 cargo bench -p hrsync-tests --bench sync`
+//! (`HRSYNC_BENCH_QUIET=1` hides the engine's progress lines). Needs Samba
+//! (`bash tests/ad/samba-ad.sh start`) and `ldapadd`/`ldapdelete` (ldap-utils). Every run leaves
+//! tombstones in the DC (AD keeps deleted objects for 180 days), which slow later writes:
+//! `bash tests/ad/samba-ad.sh reset` gives a fresh DC when nobody else is using it.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -212,10 +218,17 @@ async fn delete_tree(ad: &AdEnv, base: &str, pw_file: &Path) -> anyhow::Result<(
     }
     let mut d = connect(ad).await?;
     for g in d
-        .search_paged(base, "(objectClass=group)", &["1.1"])
+        .search_paged(base, "(objectClass=group)", &["member"])
         .await?
     {
+        let t = Instant::now();
         let _ = d.delete(&g.dn).await;
+        eprintln!(
+            "bench: cleanup: deleted {} ({} members) in {}",
+            g.dn,
+            g.values("member").len(),
+            secs(t.elapsed())
+        );
     }
     let mut ous = d
         .search_paged(base, "(objectClass=organizationalUnit)", &["1.1"])
@@ -223,10 +236,20 @@ async fn delete_tree(ad: &AdEnv, base: &str, pw_file: &Path) -> anyhow::Result<(
     let _ = d.unbind().await;
     ous.sort_by_key(|e| std::cmp::Reverse(depth(&e.dn)));
     for ou in ous {
+        let n = count_entries(ad, &ou.dn).await?;
+        if n == 0 {
+            continue;
+        }
+        let t = Instant::now();
         if let Err(e) = tree_delete(ad, pw_file, &ou.dn) {
             eprintln!("bench: tree delete failed, deleting entry by entry: {e:#}");
             break;
         }
+        eprintln!(
+            "bench: cleanup: tree-deleted {} ({n} entries) in {}",
+            ou.dn,
+            secs(t.elapsed())
+        );
     }
 
     let mut d = connect(ad).await?;

@@ -109,12 +109,15 @@ async fn run_phase(
         let bar = bar.clone();
         tasks.spawn(async move {
             let mut dir = Directory::connect(&ctx.directory).await?;
+            let mut ous = KnownOus::default();
             let mut out = Applied::default();
             loop {
                 let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
                 let Some(person) = next else { break };
                 let span = tracing::info_span!("person", id = %person.person_id);
-                let (done, failure) = apply_person(&mut dir, &ctx, &person).instrument(span).await;
+                let (done, failure) = apply_person(&mut dir, &mut ous, &ctx, &person)
+                    .instrument(span)
+                    .await;
                 out.operations += done;
                 bar.inc(person.ops.len() as u64);
                 if let Some(f) = failure {
@@ -138,6 +141,7 @@ async fn run_phase(
 /// Applies one person's operations in order; stops at the first failure.
 async fn apply_person(
     dir: &mut Directory,
+    ous: &mut KnownOus,
     ctx: &ApplyContext,
     p: &PersonPlan,
 ) -> (usize, Option<Quarantined>) {
@@ -145,7 +149,7 @@ async fn apply_person(
     for op in &p.ops {
         let detail = serde_json::to_string(op).unwrap_or_default();
         let (name, dn) = op_name(op);
-        let result = apply_op(dir, ctx, p, op).await;
+        let result = apply_op(dir, ous, ctx, p, op).await;
         let outcome = match &result {
             Ok(()) => "ok".to_string(),
             Err(e) => format!("error: {e}"),
@@ -196,8 +200,24 @@ fn op_name(op: &Op) -> (&'static str, &str) {
     }
 }
 
+/// OUs this worker has already made sure of: one read per OU per run, not one per account.
+#[derive(Default)]
+struct KnownOus(std::collections::HashSet<String>);
+
+impl KnownOus {
+    async fn ensure(&mut self, dir: &mut Directory, ou: &str) -> Result<(), DirectoryError> {
+        let key = super::snapshot::normalize_dn(ou);
+        if !self.0.contains(&key) {
+            dir.ensure_ou(ou).await?;
+            self.0.insert(key);
+        }
+        Ok(())
+    }
+}
+
 async fn apply_op(
     dir: &mut Directory,
+    ous: &mut KnownOus,
     ctx: &ApplyContext,
     p: &PersonPlan,
     op: &Op,
@@ -209,7 +229,7 @@ async fn apply_op(
             enable,
         } => {
             if let Some(parent) = escape::parent_dn(dn) {
-                dir.ensure_ou(parent).await?;
+                ous.ensure(dir, parent).await?;
             }
             let mut attrs: Vec<(String, Vec<String>)> = attributes
                 .iter()
@@ -234,7 +254,13 @@ async fn apply_op(
                 dir.set_password(dn, &initial_password()).await?;
             }
             if *enable {
-                dir.enable(dn).await?;
+                // We just wrote the disabled value: set the enabled one without reading it back.
+                let enabled = crate::directory::uac::ENABLED_USER.to_string();
+                dir.modify(
+                    dn,
+                    &[Modification::replace("userAccountControl", vec![enabled])],
+                )
+                .await?;
             }
         }
         Op::Modify { dn, changes } => {
@@ -250,7 +276,7 @@ async fn apply_op(
         Op::Move { from, to } => {
             let (rdn, _) = escape::split_first_rdn(from).unwrap_or((from.as_str(), ""));
             let parent = escape::parent_dn(to).unwrap_or_default().to_string();
-            dir.ensure_ou(&parent).await?;
+            ous.ensure(dir, &parent).await?;
             dir.rename(from, rdn, Some(&parent)).await?;
         }
         Op::Enable { dn } => {

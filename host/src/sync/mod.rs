@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use crate::config::{Config, DirectorySettings};
 use crate::connector::{Connector, ConnectorError};
@@ -314,8 +315,11 @@ impl Engine {
         };
         let run_id = self.store.begin_run(trigger)?;
         let span = tracing::info_span!("run", id = run_id, trigger);
-        let _enter = span.enter();
-        match self.run_inner(run_id, opts, progress).await {
+        match self
+            .run_inner(run_id, opts, progress)
+            .instrument(span)
+            .await
+        {
             Ok(report) => Ok(report),
             Err(e) => {
                 let _ = self
