@@ -67,13 +67,17 @@ async fn process(app: &App, ev: StoredEvent) {
     match result {
         Ok(report) => {
             app.metrics.record_run("event", &report);
-            for a in app
+            let types: Vec<(&str, &str)> =
+                std::iter::once((ev.source_type.as_str(), ev.kind.as_str()))
+                    .chain(ev.merged.iter().map(|(t, k)| (t.as_str(), k.as_str())))
+                    .collect();
+            let matching = app
                 .engine
                 .config()
                 .automations
                 .iter()
-                .filter(|a| a.matches_event(&ev.source_type, &ev.kind))
-            {
+                .filter(|a| types.iter().any(|(t, k)| a.matches_event(t, k)));
+            for a in matching {
                 if let Some(t) = &a.template {
                     let _one_at_a_time = app.run_lock.lock().await;
                     let outcome = Orchestrator::new(&app.engine)

@@ -493,4 +493,41 @@ mod tests {
         assert_eq!(s.runs(5).unwrap()[0].status, RunStatus::Applied);
         assert!(matches!(s.run(999), Err(StoreError::NoSuchRun(999))));
     }
+
+    #[test]
+    fn events_are_stored_once_and_a_persons_later_events_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("hrsync.db")).unwrap();
+        let ev = |key: &str, person: &str, t: &str| {
+            (
+                key.to_string(),
+                "updated".to_string(),
+                t.to_string(),
+                Some(person.to_string()),
+            )
+        };
+        assert_eq!(
+            s.enqueue_events("remote", &[ev("k1", "e-1", "a"), ev("k2", "e-2", "a")])
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            s.enqueue_events("remote", &[ev("k1", "e-1", "a"), ev("k3", "e-1", "b")])
+                .unwrap(),
+            1
+        );
+        let first = s.take_event().unwrap().unwrap();
+        assert_eq!(first.person_id.as_deref(), Some("e-1"));
+        assert_eq!(first.merged, vec![("b".to_string(), "updated".to_string())]);
+        let second = s.take_event().unwrap().unwrap();
+        assert_eq!(second.person_id.as_deref(), Some("e-2"));
+        assert!(s.take_event().unwrap().is_none());
+        s.finish_event(first.id, Some("boom"), true).unwrap();
+        assert_eq!(
+            s.queue_depth().unwrap().0,
+            2,
+            "the retry is pending again, the other still processing"
+        );
+        assert_eq!(s.requeue_interrupted_events().unwrap(), 1);
+    }
 }

@@ -15,6 +15,9 @@ pub struct StoredEvent {
     pub person_id: Option<String>,
     pub received_at: String,
     pub attempts: i64,
+    /// Later pending events for the same person, merged into this one: `(source_type, kind)`.
+    /// One fetch and one plan cover them all (the fetch happens after the take).
+    pub merged: Vec<(String, String)>,
 }
 
 /// One template run.
@@ -92,17 +95,39 @@ impl Store {
                         person_id: r.get(4)?,
                         received_at: r.get(5)?,
                         attempts: r.get(6)?,
+                        merged: Vec::new(),
                     })
                 },
             )
             .optional()
             .map_err(sql("taking an event"))?;
-        if let Some(e) = &ev {
+        let mut ev = ev;
+        if let Some(e) = ev.as_mut() {
             tx.execute(
                 "UPDATE events SET state = 'processing', attempts = attempts + 1 WHERE id = ?1",
                 params![e.id],
             )
             .map_err(sql("taking an event"))?;
+            if let Some(person) = &e.person_id {
+                let mut st = tx
+                    .prepare(
+                        "SELECT source_type, kind FROM events WHERE state = 'pending' AND connector = ?1 AND person_id = ?2 AND id > ?3",
+                    )
+                    .map_err(sql("merging events"))?;
+                e.merged = st
+                    .query_map(params![e.connector, person, e.id], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .map_err(sql("merging events"))?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(sql("merging events"))?;
+                drop(st);
+                tx.execute(
+                    "UPDATE events SET state = 'merged', last_error = 'merged into event ' || ?3 WHERE state = 'pending' AND connector = ?1 AND person_id = ?2 AND id > ?3",
+                    params![e.connector, person, e.id],
+                )
+                .map_err(sql("merging events"))?;
+            }
         }
         tx.commit().map_err(sql("taking an event"))?;
         Ok(ev)
