@@ -554,7 +554,8 @@ impl<'a> Orchestrator<'a> {
                     DirectoryOperation::Delete => {
                         dir.delete(dn).await.map(|_| "deleted".to_string())
                     }
-                    DirectoryOperation::Create => unreachable_create(),
+                    // Matched by the arm above; listed so that a new operation must be handled.
+                    DirectoryOperation::Create => Ok("provisioned".to_string()),
                 };
                 let _ = dir.unbind().await;
                 result.map_err(|e| e.to_string())
@@ -621,11 +622,6 @@ impl<'a> Orchestrator<'a> {
             StepAction::Wait { .. } => Ok(String::new()),
         }
     }
-}
-
-/// `Create` is handled before the account is needed.
-fn unreachable_create() -> Result<String, crate::directory::DirectoryError> {
-    Ok("provisioned".to_string())
 }
 
 fn step_err(template: &str, step: usize, message: String) -> OrchestrationError {
