@@ -1,5 +1,6 @@
 //! Test support for the hrsync workspace: the Remote API simulator and shared fixtures.
 
+pub mod brownfield;
 pub mod fixtures;
 pub mod remote_sim;
 pub mod world;

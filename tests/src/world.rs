@@ -25,6 +25,9 @@ pub struct World {
     pub sim: Simulator,
     pub dir: tempfile::TempDir,
     pub extra_sync: String,
+    /// Replaces the fixture's `[sync] ou` template when set (a template, e.g.
+    /// `OU={{ department|default('Unassigned')|dn }},OU=Staff,…`).
+    pub ou_template: Option<String>,
 }
 
 pub async fn connect(ad: &AdEnv) -> Directory {
@@ -48,6 +51,12 @@ pub async fn delete_tree(d: &mut Directory, base: &str) {
 
 impl World {
     pub async fn new(name: &str, people: usize, extra_sync: &str) -> World {
+        World::with_seed(name, people, extra_sync, 7).await
+    }
+
+    /// Like [`World::new`] with another workforce seed (the same seed in two tests gives the same
+    /// names, and sAMAccountNames are unique across the whole shared domain).
+    pub async fn with_seed(name: &str, people: usize, extra_sync: &str, seed: u64) -> World {
         let ad = ad_env();
         let mut d = connect(&ad).await;
         let ou = format!("OU={OU_PREFIX}{name},{}", ad.base_dn);
@@ -71,7 +80,7 @@ impl World {
         let _ = d.unbind().await;
         let sim = Simulator::start(SimConfig {
             people,
-            seed: 7,
+            seed,
             ..SimConfig::default()
         })
         .await
@@ -82,6 +91,7 @@ impl World {
             sim,
             dir: tempfile::tempdir().unwrap(),
             extra_sync: extra_sync.to_string(),
+            ou_template: None,
         }
     }
 
@@ -98,7 +108,16 @@ impl World {
             &self.sim.config().webhook_signing_key,
         )
         .unwrap();
-        let text = sync_config_toml(&self.ad, &self.ou, &self.sim.base_url(), &self.extra_sync);
+        let mut text = sync_config_toml(&self.ad, &self.ou, &self.sim.base_url(), &self.extra_sync);
+        if let Some(template) = &self.ou_template {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("ou = "))
+                .expect("the fixture config has an `ou` line")
+                .to_string();
+            let escaped = template.replace('\\', "\\\\").replace('"', "\\\"");
+            text = text.replacen(&line, &format!("ou = \"{escaped}\""), 1);
+        }
         Config::parse(&d.join("hrsync.toml"), &text).unwrap()
     }
 
@@ -113,6 +132,24 @@ impl World {
             now,
         };
         engine.run(&opts, &Progress::hidden()).await.unwrap()
+    }
+
+    /// Like [`World::run`], returning the engine's error instead of panicking.
+    pub async fn try_run(
+        &self,
+        apply: bool,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<RunReport, hrsync::sync::SyncError> {
+        let config = self.config();
+        let runtime = Engine::runtime(&config).unwrap();
+        let engine = Engine::open(config, &runtime).unwrap();
+        let opts = RunOptions {
+            apply,
+            only: None,
+            trigger: "test".into(),
+            now,
+        };
+        engine.run(&opts, &Progress::hidden()).await
     }
 
     pub async fn engine(&self) -> (Engine, hrsync::runtime::Runtime) {

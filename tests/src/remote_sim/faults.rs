@@ -1,6 +1,6 @@
 //! Faults a test can inject into the next requests ([`super::SimHandle::inject`]).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 /// A failure served instead of (or before) the normal response.
@@ -24,6 +24,8 @@ pub enum Fault {
 pub(crate) struct FaultQueue {
     api: VecDeque<Fault>,
     token: VecDeque<Fault>,
+    /// Faults for `GET /v1/employments` with a given `page` only, served before `api` ones.
+    list_pages: BTreeMap<usize, VecDeque<Fault>>,
 }
 
 impl FaultQueue {
@@ -38,23 +40,43 @@ impl FaultQueue {
             .extend(std::iter::repeat_n(fault, times as usize));
     }
 
-    /// The fault for the request now arriving, if any.
-    pub(crate) fn next(&mut self, token_request: bool) -> Option<Fault> {
+    /// Queues `fault` for the next `times` requests of page `page` of `GET /v1/employments`.
+    pub(crate) fn push_list_page(&mut self, page: usize, fault: Fault, times: u32) {
+        self.list_pages
+            .entry(page)
+            .or_default()
+            .extend(std::iter::repeat_n(fault, times as usize));
+    }
+
+    /// The fault for the request now arriving, if any. `employments_page` is the page asked for
+    /// when the request is `GET /v1/employments`.
+    pub(crate) fn next(
+        &mut self,
+        token_request: bool,
+        employments_page: Option<usize>,
+    ) -> Option<Fault> {
         if token_request {
-            self.token.pop_front()
-        } else {
-            self.api.pop_front()
+            return self.token.pop_front();
         }
+        if let Some(page) = employments_page
+            && let Some(queue) = self.list_pages.get_mut(&page)
+            && let Some(fault) = queue.pop_front()
+        {
+            return Some(fault);
+        }
+        self.api.pop_front()
     }
 
     /// Forgets every pending fault.
     pub(crate) fn clear(&mut self) {
         self.api.clear();
         self.token.clear();
+        self.list_pages.clear();
     }
 
-    /// Number of faults still pending (API, token).
+    /// Number of faults still pending (API, including list-page ones; token).
     pub(crate) fn pending(&self) -> (usize, usize) {
-        (self.api.len(), self.token.len())
+        let pages: usize = self.list_pages.values().map(VecDeque::len).sum();
+        (self.api.len() + pages, self.token.len())
     }
 }

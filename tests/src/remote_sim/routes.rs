@@ -86,6 +86,16 @@ async fn gate(
     let token_request = path == TOKEN_PATH;
     let presented = auth::bearer(request.headers()).map(str::to_owned);
     let method = request.method().as_str().to_owned();
+    let employments_page = (path == "/v1/employments").then(|| {
+        request
+            .uri()
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("page="))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(1)
+    });
 
     let (decision, fault) = sim.with_state(|s| {
         s.stats.record(&method, &path, token_request);
@@ -95,7 +105,7 @@ async fn gate(
             s.stats.rate_limited += 1;
             return (decision, None);
         }
-        let fault = s.faults.next(token_request);
+        let fault = s.faults.next(token_request, employments_page);
         if fault.is_some() {
             s.stats.faults_served += 1;
         }

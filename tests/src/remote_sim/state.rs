@@ -478,6 +478,24 @@ impl SimState {
         id
     }
 
+    /// See [`SimHandle::remove_employment`].
+    fn remove_employment(&mut self, id: &str) -> Option<Value> {
+        let i = self.find(id)?;
+        let detail = self.render_detail(i);
+        self.employments.remove(i);
+        self.index = self
+            .employments
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (str_field(e, "id").to_owned(), i))
+            .collect();
+        self.offboardings
+            .retain(|o| str_field(o, "employment_id") != id);
+        self.generation += 1;
+        self.list_cache = None;
+        Some(detail)
+    }
+
     /// See [`SimHandle::set_offboarding`].
     fn set_offboarding(&mut self, i: usize, termination_date: NaiveDate, confidential: bool) {
         let today = Utc::now().date_naive();
@@ -638,6 +656,15 @@ impl SimHandle {
         self.lock().add_employment(given)
     }
 
+    /// Removes an employment entirely, as if it had never existed (unlike `status: "deleted"`,
+    /// which Remote keeps): absent from the list, 404 on detail, gone from
+    /// [`SimHandle::employments`]. Its offboardings go too; reports keep their (now dangling)
+    /// `manager_employment_id`. Returns the removed employment's detail JSON, or `None` if there
+    /// was no employment with this id.
+    pub fn remove_employment(&self, id: &str) -> Option<serde_json::Value> {
+        self.lock().remove_employment(id)
+    }
+
     /// Records a termination for an employment: creates (or updates) its offboarding record and
     /// sets `termination_date`. A date in the future or today makes the employment `offboarding`
     /// with a `submitted` offboarding; a past date makes it `archived` with a `done` one.
@@ -702,6 +729,14 @@ impl SimHandle {
     /// The next `times` API requests (not token requests) get `fault`. Faults queue up in order.
     pub fn inject(&self, fault: Fault, times: u32) {
         self.lock().faults.push_api(fault, times);
+    }
+
+    /// The next `times` requests for page `page` (1-based) of `GET /v1/employments` get `fault`;
+    /// other requests are served normally (or get faults queued with [`SimHandle::inject`]).
+    /// E.g. `inject_list_page(2, Fault::ServerError(500), 50)` makes listing fail past page 1
+    /// whatever the client retries. [`SimHandle::clear_faults`] forgets them.
+    pub fn inject_list_page(&self, page: usize, fault: Fault, times: u32) {
+        self.lock().faults.push_list_page(page, fault, times);
     }
 
     /// The next `times` token requests get `fault`.
