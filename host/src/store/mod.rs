@@ -34,6 +34,12 @@ pub enum StoreError {
     },
     #[error("no run {0} in the store")]
     NoSuchRun(i64),
+    #[error("cannot {what} {path}: {source}")]
+    File {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -140,16 +146,100 @@ pub struct Store {
     conn: Mutex<Connection>,
 }
 
+fn file_error<'a>(
+    what: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::File {
+        what,
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Owner-only files: the store holds HR details (names, dates, addresses).
+#[cfg(unix)]
+mod private {
+    use std::fs::{OpenOptions, Permissions};
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::path::{Path, PathBuf};
+
+    use super::{Result, file_error};
+
+    /// The mode of the store's files.
+    pub(super) const MODE: u32 = 0o600;
+
+    /// Creates the file with mode 0600 if it is missing (the mode is given to `open(2)`, so the
+    /// file never exists with a looser one), leaving an existing file's content alone.
+    pub(super) fn create(path: &Path) -> Result<()> {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(MODE)
+            .open(path)
+            .map_err(file_error("create", path))?;
+        tighten(path)
+    }
+
+    /// The database and its `-wal` and `-shm` companions, those that exist, to 0600 at most.
+    pub(super) fn tighten_all(path: &Path) -> Result<()> {
+        tighten(path)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let companion = PathBuf::from(name);
+            if companion.exists() {
+                tighten(&companion)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every group and other permission bit from an existing file.
+    fn tighten(path: &Path) -> Result<()> {
+        let mode = std::fs::metadata(path)
+            .map_err(file_error("read the permissions of", path))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, Permissions::from_mode((mode & 0o700) | MODE))
+                .map_err(file_error("restrict the permissions of", path))?;
+        }
+        Ok(())
+    }
+}
+
+/// Elsewhere the platform's defaults apply.
+#[cfg(not(unix))]
+mod private {
+    use std::path::Path;
+
+    use super::Result;
+
+    pub(super) fn create(_path: &Path) -> Result<()> {
+        Ok(())
+    }
+
+    pub(super) fn tighten_all(_path: &Path) -> Result<()> {
+        Ok(())
+    }
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl Store {
     /// Opens (creating if needed) the store at `path`.
+    ///
+    /// The file and its `-wal` and `-shm` companions are readable by the owner only (0600)
+    /// whatever the umask: they hold HR details. A file found with a looser mode is tightened.
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            let _ = std::fs::create_dir_all(dir);
+            std::fs::create_dir_all(dir).map_err(file_error("create the folder of", dir))?;
         }
+        private::create(path)?;
         let conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: path.display().to_string(),
             source,
@@ -158,6 +248,7 @@ impl Store {
             path: path.display().to_string(),
             source,
         })?;
+        private::tighten_all(path)?;
         Ok(Store {
             conn: Mutex::new(conn),
         })
@@ -463,6 +554,28 @@ fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_store_found_readable_by_others_is_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hrsync.db");
+        std::fs::write(&path, "").unwrap();
+        let wal = dir.path().join("hrsync.db-wal");
+        std::fs::write(&wal, "").unwrap();
+        for p in [&path, &wal] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let _store = Store::open(&path).unwrap();
+        for name in ["hrsync.db", "hrsync.db-wal", "hrsync.db-shm"] {
+            let p = dir.path().join(name);
+            if p.exists() {
+                let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{name} is {mode:o}");
+            }
+        }
+    }
 
     #[test]
     fn state_survives_reopening_and_quarantine_replaces() {
