@@ -15,11 +15,12 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use crate::connector::field_value;
-use crate::directory::{DirEntry, Directory, Modification, escape};
+use crate::directory::{DirEntry, escape};
 use crate::mapping::{FieldValue, Person};
 use crate::outbound::{self, WebhookConfig};
 use crate::runtime::wit;
-use crate::sync::{Engine, RunOptions, SyncError, directory_config};
+use crate::sync::plan::{Change, Op};
+use crate::sync::{Engine, RunOptions, SyncError};
 use crate::templates::{Context, TemplateError, Templates};
 
 /// The trigger of a run an admin asked for (`hrsync orchestrate`): the loop guard does not apply.
@@ -173,6 +174,25 @@ impl<'a> Orchestrator<'a> {
         Orchestrator {
             engine,
             templates: Templates::new(),
+        }
+    }
+
+    /// A group a template may change: one hrsync manages (`[[sync.groups]]`) or one inside the
+    /// managed OUs — never a built-in privileged group elsewhere.
+    fn check_group(&self, group: &str) -> Result<(), String> {
+        let managed = self
+            .engine
+            .config()
+            .sync
+            .groups
+            .iter()
+            .any(|g| escape::dn_eq(&g.dn, group));
+        if managed || self.engine.write_scope().holds_entry(group) {
+            Ok(())
+        } else {
+            Err(format!(
+                "group {group} is neither in [[sync.groups]] nor inside directory.managed_ous: hrsync does not change it"
+            ))
         }
     }
 
@@ -485,80 +505,64 @@ impl<'a> Orchestrator<'a> {
                 let Some(account) = account else {
                     return Err(format!("{person_id} has no account"));
                 };
-                let dn = account.dn.as_str();
-                let settings = self
-                    .engine
-                    .config()
-                    .directory
-                    .as_ref()
-                    .ok_or("no [directory]")?;
-                let mut dir = Directory::connect(&directory_config(settings))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let result = match operation {
+                let dn = account.dn.clone();
+                let (op, done) = match operation {
                     DirectoryOperation::Modify => {
-                        let mut mods = Vec::new();
+                        let mut changes = Vec::new();
                         for (k, v) in attributes {
                             let value = render(&format!("attributes.{k}"), v)?;
-                            mods.push(if value.trim().is_empty() {
-                                Modification::clear(k.clone())
-                            } else {
-                                Modification::replace(k.clone(), vec![value])
+                            let value = crate::mapping::clean::clean(&value).into_owned();
+                            changes.push(Change {
+                                attribute: k.clone(),
+                                old: account.values(k).to_vec(),
+                                new: (!value.is_empty()).then_some(value),
                             });
                         }
-                        dir.modify(dn, &mods).await.map(|_| {
-                            format!(
-                                "modified {}",
-                                attributes.keys().cloned().collect::<Vec<_>>().join(", ")
-                            )
-                        })
+                        let names = attributes.keys().cloned().collect::<Vec<_>>().join(", ");
+                        (Op::Modify { dn, changes }, format!("modified {names}"))
                     }
-                    DirectoryOperation::Enable => {
-                        dir.enable(dn).await.map(|_| "enabled".to_string())
-                    }
-                    DirectoryOperation::Disable => {
-                        dir.disable(dn).await.map(|_| "disabled".to_string())
-                    }
+                    DirectoryOperation::Enable => (Op::Enable { dn }, "enabled".to_string()),
+                    DirectoryOperation::Disable => (Op::Disable { dn }, "disabled".to_string()),
                     DirectoryOperation::Move => {
                         let ou = render(
                             "target_ou",
                             target_ou.as_deref().ok_or("a move needs target_ou")?,
                         )?;
-                        let (rdn, _) =
-                            escape::split_first_rdn(dn).ok_or("the account's DN cannot be read")?;
-                        match dir.ensure_ou(&ou).await {
-                            Ok(_) => dir
-                                .rename(dn, rdn, Some(&ou))
-                                .await
-                                .map(|new| format!("moved to {new}")),
-                            Err(e) => Err(e),
-                        }
+                        let (rdn, _) = escape::split_first_rdn(&dn)
+                            .ok_or("the account's DN cannot be read")?;
+                        let to = format!("{rdn},{ou}");
+                        let done = format!("moved to {to}");
+                        (Op::Move { from: dn, to }, done)
                     }
                     DirectoryOperation::AddGroup | DirectoryOperation::RemoveGroup => {
                         let g =
                             render("group", group.as_deref().ok_or("a group step needs group")?)?;
+                        self.check_group(&g)?;
                         if *operation == DirectoryOperation::AddGroup {
-                            dir.add_member(&g, dn)
-                                .await
-                                .map(|_| format!("added to {g}"))
+                            let done = format!("added to {g}");
+                            (Op::AddToGroup { group: g, dn }, done)
                         } else {
-                            dir.remove_member(&g, dn)
-                                .await
-                                .map(|_| format!("removed from {g}"))
+                            let done = format!("removed from {g}");
+                            (Op::RemoveFromGroup { group: g, dn }, done)
                         }
                     }
-                    DirectoryOperation::ResetPassword => dir
-                        .set_password(dn, &crate::sync::apply::initial_password())
-                        .await
-                        .map(|_| "password reset to a random value".to_string()),
-                    DirectoryOperation::Delete => {
-                        dir.delete(dn).await.map(|_| "deleted".to_string())
-                    }
+                    DirectoryOperation::ResetPassword => (
+                        Op::ResetPassword { dn },
+                        "password reset to a random value".to_string(),
+                    ),
+                    DirectoryOperation::Delete => (Op::Delete { dn }, "deleted".to_string()),
                     // Matched by the arm above; listed so that a new operation must be handled.
-                    DirectoryOperation::Create => Ok("provisioned".to_string()),
+                    DirectoryOperation::Create => return Ok("provisioned".to_string()),
                 };
-                let _ = dir.unbind().await;
-                result.map_err(|e| e.to_string())
+                let applied = self
+                    .engine
+                    .apply_for(person_id, account, vec![op])
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match applied.failed.first() {
+                    Some(f) => Err(f.reason.clone()),
+                    None => Ok(done),
+                }
             }
             StepAction::ConnectorAction {
                 connector,
@@ -641,14 +645,16 @@ fn audit(
     outcome: &str,
     detail: &str,
 ) {
-    let _ = store.audit(
+    if let Err(e) = store.audit(
         None,
         Some(person),
         account.map(|a| a.dn.as_str()),
         &format!("template {template}[{step}]"),
         detail,
         outcome,
-    );
+    ) {
+        tracing::error!(error = %e, template, step, "the template step cannot be recorded in the audit log");
+    }
 }
 
 #[cfg(test)]

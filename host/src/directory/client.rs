@@ -2,7 +2,7 @@
 //! sync engine needs. Each operation is bounded by the configured timeout and logged in a
 //! `tracing` span with its DN; values and passwords are never logged.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io;
 use std::time::Duration;
@@ -225,6 +225,83 @@ impl Directory {
         Ok(())
     }
 
+    /// The schema's upper length limits (`rangeUpper`) of these attributes, by lower-cased
+    /// name; attributes without a limit are absent. One search of the schema partition.
+    #[instrument(name = "directory.attribute_limits", level = "debug", skip_all)]
+    pub async fn attribute_limits(
+        &mut self,
+        attributes: &[&str],
+    ) -> Result<HashMap<String, usize>, DirectoryError> {
+        let mut out = HashMap::new();
+        if attributes.is_empty() {
+            return Ok(out);
+        }
+        let Some(root) = self.get("", &["schemaNamingContext"]).await? else {
+            return Ok(out);
+        };
+        let Some(schema) = root.first("schemaNamingContext").map(str::to_owned) else {
+            return Ok(out);
+        };
+        let clauses: String = attributes
+            .iter()
+            .map(|a| {
+                format!(
+                    "(lDAPDisplayName={})",
+                    super::escape::escape_filter_value(a)
+                )
+            })
+            .collect();
+        let filter = format!("(&(objectClass=attributeSchema)(|{clauses}))");
+        for e in self
+            .search_paged(&schema, &filter, &["lDAPDisplayName", "rangeUpper"])
+            .await?
+        {
+            if let (Some(name), Some(Ok(max))) = (
+                e.first("lDAPDisplayName"),
+                e.first("rangeUpper").map(str::parse::<usize>),
+            ) {
+                out.insert(name.to_ascii_lowercase(), max);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates `dn` with these attributes and the password `password` (AD's `unicodePwd`) in one
+    /// add, so the account can be created enabled (`userAccountControl: 512` among `attrs`).
+    /// Refused, without sending anything, unless the connection is encrypted.
+    #[instrument(name = "directory.add_with_password", level = "debug", skip_all, fields(dn = %dn))]
+    pub async fn add_with_password<A: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        dn: &str,
+        attrs: &[(A, Vec<V>)],
+        password: &str,
+    ) -> Result<(), DirectoryError> {
+        const ATTR: &str = "unicodePwd";
+        let mut names: Vec<&str> = attrs.iter().map(|(a, _)| a.as_ref()).collect();
+        names.push(ATTR);
+        self.refuse_password_in_clear(dn, &names)?;
+        let mut ldap_attrs: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = attrs
+            .iter()
+            .filter(|(_, values)| !values.is_empty())
+            .map(|(a, values)| {
+                let set = values.iter().map(|v| v.as_ref().as_bytes().to_vec());
+                (a.as_ref().as_bytes().to_vec(), set.collect())
+            })
+            .collect();
+        ldap_attrs.push((
+            ATTR.as_bytes().to_vec(),
+            HashSet::from([unicode_pwd(password)]),
+        ));
+        let res = self
+            .ldap
+            .with_timeout(self.timeout)
+            .add(dn, ldap_attrs)
+            .await;
+        self.check(res, Operation::Add, dn, &names)?;
+        debug!("added with a password");
+        Ok(())
+    }
+
     /// Applies `mods` to `dn` in one atomic modify operation. An empty list does nothing.
     #[instrument(name = "directory.modify", level = "debug", skip_all, fields(dn = %dn))]
     pub async fn modify(&mut self, dn: &str, mods: &[Modification]) -> Result<(), DirectoryError> {
@@ -293,13 +370,9 @@ impl Directory {
     pub async fn set_password(&mut self, dn: &str, password: &str) -> Result<(), DirectoryError> {
         const ATTR: &str = "unicodePwd";
         self.refuse_password_in_clear(dn, &[ATTR])?;
-        let value: Vec<u8> = format!("\"{password}\"")
-            .encode_utf16()
-            .flat_map(u16::to_le_bytes)
-            .collect();
         let mods = vec![Mod::Replace(
             ATTR.as_bytes().to_vec(),
-            HashSet::from([value]),
+            HashSet::from([unicode_pwd(password)]),
         )];
         let res = self.ldap.with_timeout(self.timeout).modify(dn, mods).await;
         self.check(res, Operation::SetPassword, dn, &[ATTR])?;
@@ -623,4 +696,12 @@ fn connect_error(config: &DirectoryConfig, transport: Transport, err: LdapError)
         other => OpContext::new(&config.url, Operation::Connect, &config.url, config.timeout)
             .error(other),
     }
+}
+
+/// AD's `unicodePwd` value: the UTF-16LE bytes of the password in double quotes.
+fn unicode_pwd(password: &str) -> Vec<u8> {
+    format!("\"{password}\"")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect()
 }

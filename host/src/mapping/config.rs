@@ -40,6 +40,39 @@ pub enum Blank {
 /// How one attribute is computed. Exactly one of `template` and `unique` is set.
 ///
 /// Deserializes from a plain string (the template) or from a table.
+/// What a value longer than the directory's schema allows does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TooLong {
+    /// Cut to the limit (the default for names).
+    Truncate,
+    /// Quarantine the person, naming the attribute and the limit (the default otherwise).
+    Quarantine,
+}
+
+/// Attributes whose too-long values are cut by default: names, where a cut is harmless.
+const TRUNCATED_BY_DEFAULT: &[&str] = &[
+    "cn",
+    "name",
+    "displayname",
+    "givenname",
+    "sn",
+    "initials",
+    "middlename",
+    "description",
+];
+
+impl TooLong {
+    /// The default for an attribute.
+    pub fn default_for(attribute: &str) -> TooLong {
+        if TRUNCATED_BY_DEFAULT.contains(&attribute.to_ascii_lowercase().as_str()) {
+            TooLong::Truncate
+        } else {
+            TooLong::Quarantine
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttributeRule {
     pub template: Option<String>,
@@ -51,6 +84,8 @@ pub struct AttributeRule {
     /// A minijinja expression; when false the attribute is not managed for that person.
     pub when: Option<String>,
     pub blank: Blank,
+    /// A value longer than the schema's `rangeUpper`: cut or quarantine (default by attribute).
+    pub too_long: Option<TooLong>,
 }
 
 impl AttributeRule {
@@ -63,6 +98,7 @@ impl AttributeRule {
             apply: Apply::default(),
             when: None,
             blank: Blank::default(),
+            too_long: None,
         }
     }
 
@@ -79,6 +115,7 @@ impl AttributeRule {
             apply: Apply::default(),
             when: None,
             blank: Blank::default(),
+            too_long: None,
         }
     }
 
@@ -108,6 +145,7 @@ struct RuleTable {
     when: Option<String>,
     #[serde(default)]
     blank: Blank,
+    too_long: Option<TooLong>,
 }
 
 impl From<RuleTable> for AttributeRule {
@@ -119,6 +157,7 @@ impl From<RuleTable> for AttributeRule {
             apply: t.apply,
             when: t.when,
             blank: t.blank,
+            too_long: t.too_long,
         }
     }
 }

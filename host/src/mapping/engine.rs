@@ -6,7 +6,7 @@ use std::future::Future;
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 
-use super::config::{Apply, AttributeRule, Blank, MappingConfig};
+use super::config::{Apply, AttributeRule, Blank, MappingConfig, TooLong};
 use super::error::{MappingError, describe};
 use super::filters;
 use super::person::{FieldValue, Person};
@@ -133,6 +133,7 @@ struct CompiledRule {
     apply: Apply,
     blank: Blank,
     when: Option<Condition>,
+    too_long: TooLong,
 }
 
 /// The compiled attribute mapping. Cheap to share (`Send + Sync`); build once per config.
@@ -178,6 +179,15 @@ impl Mapper {
         let mapper = Mapper { env, rules };
         mapper.probe()?;
         Ok(mapper)
+    }
+
+    /// What a too-long value of `attribute` does (cut or quarantine); names not mapped here
+    /// (e.g. `cn` from `sync.cn`) get the attribute's default.
+    pub fn too_long(&self, attribute: &str) -> TooLong {
+        self.rules
+            .iter()
+            .find(|r| r.attribute.eq_ignore_ascii_case(attribute))
+            .map_or_else(|| TooLong::default_for(attribute), |r| r.too_long)
     }
 
     /// The managed attribute names, as written in the config.
@@ -551,6 +561,10 @@ fn is_blank(value: &str) -> bool {
 /// A cut never leaves a separator (`.`, `-`, `_`, space) at the end: "venkatasubrahmanyam."
 /// is not a valid sAMAccountName.
 fn fit(value: String, max_len: Option<usize>, counter: Option<i64>) -> String {
+    let value = match super::clean::clean(&value) {
+        std::borrow::Cow::Borrowed(_) => value,
+        std::borrow::Cow::Owned(c) => c,
+    };
     let Some(max) = max_len else {
         return value;
     };
@@ -653,6 +667,9 @@ fn compile_rule(
         apply: rule.apply,
         blank: rule.blank,
         when,
+        too_long: rule
+            .too_long
+            .unwrap_or_else(|| TooLong::default_for(attribute)),
     })
 }
 
@@ -710,7 +727,10 @@ fn build_context(person: &Person) -> BTreeMap<String, Value> {
 fn field_value(value: &FieldValue) -> Value {
     match value {
         FieldValue::Null => Value::UNDEFINED,
-        FieldValue::Text(s) | FieldValue::Date(s) => Value::from(s.as_str()),
+        FieldValue::Text(s) | FieldValue::Date(s) => match super::clean::clean(s) {
+            c if c.is_empty() => Value::UNDEFINED,
+            c => Value::from(c.as_ref()),
+        },
         FieldValue::Integer(i) => Value::from(*i),
         FieldValue::Number(x) => Value::from(*x),
         FieldValue::Boolean(b) => Value::from(*b),

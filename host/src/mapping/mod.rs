@@ -36,9 +36,14 @@
 //! | `when`     | an expression (no `{{ }}`), e.g. `"type == 'contractor' and department != 'Sales'"`; when false, hrsync leaves the attribute alone for that person |
 //! | `blank`    | what an empty result does: `"keep"` (default) leaves the directory value alone (hrsync never blanks an attribute by accident); `"clear"` removes the attribute |
 //!
-//! Values are written exactly as rendered — leading spaces and characters such as
-//! `,+="\<>;#*()` included (LDAP escaping is hrsync's job, not yours). Only a value that is
-//! entirely whitespace counts as empty.
+//! HR text is cleaned before templates see it, and rendered values again before they are
+//! written: whitespace runs (tabs, new lines) become one space, control and invisible characters
+//! (zero-width spaces, bidi marks, the BOM) are removed, and the ends are trimmed. An HR field that
+//! is empty after cleaning is *undefined*, so `default(...)` applies to it. Characters such as
+//! `,+="\<>;#*()` are kept (LDAP escaping is hrsync's job, not yours). A value longer than the
+//! directory's schema allows (`rangeUpper`) is cut when the rule says `too_long = "truncate"` (the
+//! default for names: cn, displayName, givenName, sn, initials, middleName, description) and
+//! otherwise quarantines the person with the attribute and the limit.
 //!
 //! ## Unique values
 //!
@@ -99,6 +104,7 @@
 //! attribute, the template and the line/column. Errors while rendering (e.g. `date` on a value
 //! that is not a date) name the attribute and the person; that person is skipped.
 
+pub mod clean;
 mod config;
 mod engine;
 mod error;
@@ -108,7 +114,7 @@ mod person;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Apply, AttributeRule, Blank, MappingConfig};
+pub use config::{Apply, AttributeRule, Blank, MappingConfig, TooLong};
 pub use engine::{
     ExistingEntry, FIRST_N, LAST_N, MappedAttributes, Mapper, UniqueCandidate, UniqueCandidates,
     UniqueRequest, resolve_unique,

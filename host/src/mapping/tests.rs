@@ -108,15 +108,25 @@ description = { template = "{{ job_title }}", blank = "clear" }
 }
 
 #[test]
-fn plain_templates_keep_special_characters_and_spaces_exactly() {
+fn plain_templates_keep_special_characters_but_not_stray_whitespace() {
     let odd = r#"  Smith, John+Jr="\<x>;#*() "#;
-    let p = person(&[("last_name", text(odd)), ("first_name", text(" Ann"))]);
-    assert_eq!(render("{{ last_name }}", &p).as_deref(), Some(odd));
-    assert_eq!(render("{{ first_name }}", &p).as_deref(), Some(" Ann"));
+    let p = person(&[
+        ("last_name", text(odd)),
+        ("first_name", text(" Ann\u{200B}")),
+    ]);
+    let kept = r#"Smith, John+Jr="\<x>;#*()"#;
+    assert_eq!(render("{{ last_name }}", &p).as_deref(), Some(kept));
+    assert_eq!(render("{{ first_name }}", &p).as_deref(), Some("Ann"));
     // No HTML escaping either.
     assert_eq!(
         render("{{ first_name }} & {{ last_name }}", &p),
-        Some(format!(" Ann & {odd}"))
+        Some(format!("Ann & {kept}"))
+    );
+    // A field that is empty once cleaned is undefined: `default` applies.
+    let blank = person(&[("department", text(" \t\u{200B}"))]);
+    assert_eq!(
+        render("{{ department|default('Unassigned') }}", &blank).as_deref(),
+        Some("Unassigned")
     );
 }
 

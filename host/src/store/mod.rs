@@ -449,6 +449,36 @@ impl Store {
         Ok(())
     }
 
+    /// Records an operation about to be sent (outcome `started`) and returns its row: a
+    /// directory change is made only once its audit row exists.
+    pub fn audit_begin(
+        &self,
+        run: Option<i64>,
+        person_id: Option<&str>,
+        dn: Option<&str>,
+        operation: &str,
+        detail: &str,
+    ) -> Result<i64> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO audit (run_id, at, person_id, dn, operation, detail, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'started')",
+            params![run, now(), person_id, dn, operation, detail],
+        )
+        .map_err(sql("writing the audit log"))?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Records how an operation begun with [`Store::audit_begin`] ended.
+    pub fn audit_finish(&self, id: i64, outcome: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE audit SET outcome = ?2, at = ?3 WHERE id = ?1",
+                params![id, outcome, now()],
+            )
+            .map_err(sql("writing the audit log"))?;
+        Ok(())
+    }
+
     /// The latest audit records, newest first; optionally of one person or one run.
     pub fn audit_log(
         &self,

@@ -1,8 +1,13 @@
-//! Applying a plan to the directory: bounded concurrency (one LDAP connection per worker), each
-//! person's operations in order, every operation audited, a failing person quarantined with the
-//! directory's reason while the others go on. Managers are set last, once every account exists.
+//! Applying a plan to the directory — the one write path (sync, approve, orchestration).
+//!
+//! Bounded concurrency (one LDAP connection per worker), each person's operations in order, a
+//! failing person quarantined with the directory's reason while the others go on. Every
+//! operation is checked against the write scope and has its audit row written *before* it is
+//! sent; a store that cannot record it stops the operation. Managers are set last, once every
+//! account exists; a report whose manager's account could not be created keeps its manager
+//! unset (a note, not a failure) until a later run.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
@@ -13,8 +18,10 @@ use tracing::Instrument;
 use super::SyncError;
 use super::plan::{Op, PersonPlan, Quarantined};
 use super::progress::Progress;
-use crate::directory::{Directory, DirectoryConfig, DirectoryError, Modification, escape};
-use crate::store::Store;
+use super::scope::WriteScope;
+use super::snapshot::normalize_dn;
+use crate::directory::{Directory, DirectoryConfig, DirectoryError, Modification, escape, uac};
+use crate::store::{Store, StoreError};
 
 /// What applying did.
 #[derive(Debug, Default)]
@@ -23,6 +30,8 @@ pub struct Applied {
     pub operations: usize,
     /// People whose operations failed, with the reason.
     pub failed: Vec<Quarantined>,
+    /// What was left for a later run, and why (e.g. a manager whose account failed).
+    pub notes: Vec<String>,
 }
 
 /// How to apply.
@@ -30,10 +39,33 @@ pub struct Applied {
 pub struct ApplyContext {
     pub directory: DirectoryConfig,
     pub store: Arc<Store>,
-    pub run: i64,
-    pub set_initial_password: bool,
+    pub run: Option<i64>,
     pub concurrency: usize,
     pub today: NaiveDate,
+    /// Where writes may go.
+    pub scope: WriteScope,
+}
+
+/// Why one operation was not done.
+#[derive(Debug, thiserror::Error)]
+enum OpError {
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error("{0}")]
+    OutOfScope(String),
+    #[error("not written, because the audit log cannot record it: {0}")]
+    Audit(StoreError),
+    #[error("written, but the store cannot record it: {0}")]
+    Bookkeeping(StoreError),
+}
+
+/// What the workers of a phase share: where creates landed, and which failed.
+#[derive(Default)]
+struct Outcomes {
+    /// Planned DN (normalized) → the DN the account was created at (a fallback was used).
+    landed: HashMap<String, String>,
+    /// Planned DNs (normalized) of creates that failed.
+    failed_creates: HashSet<String>,
 }
 
 /// Applies the plans.
@@ -44,40 +76,27 @@ pub async fn apply(
 ) -> Result<Applied, SyncError> {
     let total: usize = people.iter().map(|p| p.ops.len()).sum();
     let bar = Arc::new(progress.bar("applying", Some(total as u64)));
-    let (managers, first): (Vec<PersonPlan>, Vec<PersonPlan>) = (
-        people
-            .iter()
-            .map(|p| PersonPlan {
-                ops: p
-                    .ops
-                    .iter()
-                    .filter(|o| matches!(o, Op::SetManager { .. }))
-                    .cloned()
-                    .collect(),
-                ..p.clone()
-            })
-            .collect(),
-        people
-            .into_iter()
-            .map(|p| PersonPlan {
-                ops: p
-                    .ops
-                    .iter()
-                    .filter(|o| !matches!(o, Op::SetManager { .. }))
-                    .cloned()
-                    .collect(),
-                ..p
-            })
-            .collect(),
-    );
-    let mut out = run_phase(first, ctx, bar.clone()).await?;
-    let failed: std::collections::HashSet<String> =
-        out.failed.iter().map(|q| q.record_id.clone()).collect();
-    let managers: Vec<PersonPlan> = managers
-        .into_iter()
-        .filter(|p| !p.ops.is_empty() && !failed.contains(&p.person_id))
+    let is_manager = |o: &Op| matches!(o, Op::SetManager { .. });
+    let managers: Vec<PersonPlan> = people
+        .iter()
+        .map(|p| PersonPlan {
+            ops: p.ops.iter().filter(|o| is_manager(o)).cloned().collect(),
+            ..p.clone()
+        })
         .collect();
-    let second = run_phase(managers, ctx, bar.clone()).await?;
+    let first: Vec<PersonPlan> = people
+        .into_iter()
+        .map(|p| PersonPlan {
+            ops: p.ops.iter().filter(|o| !is_manager(o)).cloned().collect(),
+            ..p
+        })
+        .collect();
+    let outcomes = Arc::new(Mutex::new(Outcomes::default()));
+    let mut out = run_phase(first, ctx, bar.clone(), outcomes.clone()).await?;
+    let failed: HashSet<String> = out.failed.iter().map(|q| q.record_id.clone()).collect();
+    let (managers, notes) = settle_managers(managers, &failed, &outcomes);
+    out.notes.extend(notes);
+    let second = run_phase(managers, ctx, bar.clone(), outcomes).await?;
     out.operations += second.operations;
     out.failed.extend(second.failed);
     bar.finish(&format!(
@@ -88,10 +107,61 @@ pub async fn apply(
     Ok(out)
 }
 
+/// The manager operations still to do after the first phase: DNs of accounts created at a
+/// fallback are followed; a manager whose account could not be created is left unset (noted).
+fn settle_managers(
+    managers: Vec<PersonPlan>,
+    failed_people: &HashSet<String>,
+    outcomes: &Mutex<Outcomes>,
+) -> (Vec<PersonPlan>, Vec<String>) {
+    let Ok(outcomes) = outcomes.lock() else {
+        return (
+            Vec::new(),
+            vec!["managers were not set: a worker panicked".into()],
+        );
+    };
+    let follow = |dn: &str| {
+        outcomes
+            .landed
+            .get(&normalize_dn(dn))
+            .cloned()
+            .unwrap_or_else(|| dn.to_string())
+    };
+    let mut notes = Vec::new();
+    let mut kept = Vec::new();
+    for mut p in managers {
+        if p.ops.is_empty() || failed_people.contains(&p.person_id) {
+            continue;
+        }
+        p.ops.retain_mut(|op| {
+            let Op::SetManager { dn, new, .. } = op else {
+                return true;
+            };
+            if let Some(m) = new {
+                if outcomes.failed_creates.contains(&normalize_dn(m)) {
+                    notes.push(format!(
+                        "{}: manager left unset, because the manager's account ({m}) could not be created; it is set by the run that creates it",
+                        p.person_id
+                    ));
+                    return false;
+                }
+                *m = follow(m);
+            }
+            *dn = follow(dn);
+            true
+        });
+        if !p.ops.is_empty() {
+            kept.push(p);
+        }
+    }
+    (kept, notes)
+}
+
 async fn run_phase(
     people: Vec<PersonPlan>,
     ctx: &ApplyContext,
     bar: Arc<super::progress::Bar>,
+    outcomes: Arc<Mutex<Outcomes>>,
 ) -> Result<Applied, SyncError> {
     let people: Vec<PersonPlan> = people
         .into_iter()
@@ -107,6 +177,7 @@ async fn run_phase(
         let queue = queue.clone();
         let ctx = ctx.clone();
         let bar = bar.clone();
+        let outcomes = outcomes.clone();
         tasks.spawn(async move {
             let mut dir = Directory::connect(&ctx.directory).await?;
             let mut ous = KnownOus::default();
@@ -115,7 +186,7 @@ async fn run_phase(
                 let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
                 let Some(person) = next else { break };
                 let span = tracing::info_span!("person", id = %person.person_id);
-                let (done, failure) = apply_person(&mut dir, &mut ous, &ctx, &person)
+                let (done, failure) = apply_person(&mut dir, &mut ous, &ctx, &person, &outcomes)
                     .instrument(span)
                     .await;
                 out.operations += done;
@@ -124,7 +195,9 @@ async fn run_phase(
                     out.failed.push(f);
                 }
             }
-            let _ = dir.unbind().await;
+            if let Err(e) = dir.unbind().await {
+                tracing::debug!(error = %e, "unbind after applying failed");
+            }
             Ok::<Applied, SyncError>(out)
         });
     }
@@ -144,27 +217,36 @@ async fn apply_person(
     ous: &mut KnownOus,
     ctx: &ApplyContext,
     p: &PersonPlan,
+    outcomes: &Mutex<Outcomes>,
 ) -> (usize, Option<Quarantined>) {
     let mut done = 0;
+    // Set when the account was created at a fallback DN: later operations follow it.
+    let mut landed: Option<(String, String)> = None;
     for op in &p.ops {
-        let detail = serde_json::to_string(op).unwrap_or_default();
-        let (name, dn) = op_name(op);
-        let result = apply_op(dir, ous, ctx, p, op).await;
-        let outcome = match &result {
-            Ok(()) => "ok".to_string(),
-            Err(e) => format!("error: {e}"),
-        };
-        let _ = ctx.store.audit(
-            Some(ctx.run),
-            Some(&p.person_id),
-            Some(dn),
-            name,
-            &detail,
-            &outcome,
-        );
+        let mut op = op.clone();
+        if let Some((planned, actual)) = &landed {
+            retarget(&mut op, planned, actual);
+        }
+        let (name, dn) = op_name(&op);
+        let dn = dn.to_string();
+        let result = audited(dir, ous, ctx, p, &op).await;
         match result {
-            Ok(()) => done += 1,
+            Ok(Some(actual)) => {
+                done += 1;
+                if let Op::Create { dn: planned, .. } = &op {
+                    if let Ok(mut o) = outcomes.lock() {
+                        o.landed.insert(normalize_dn(planned), actual.clone());
+                    }
+                    landed = Some((planned.clone(), actual));
+                }
+            }
+            Ok(None) => done += 1,
             Err(e) => {
+                if let Op::Create { dn: planned, .. } = &op
+                    && let Ok(mut o) = outcomes.lock()
+                {
+                    o.failed_creates.insert(normalize_dn(planned));
+                }
                 let reason = e.to_string();
                 tracing::warn!(op = name, dn, error = %reason, "operation failed");
                 return (
@@ -172,18 +254,81 @@ async fn apply_person(
                     Some(Quarantined {
                         record_id: p.person_id.clone(),
                         field: None,
-                        reason: format!("{name} failed: {reason}"),
+                        reason: format!("{name} of {dn} failed: {reason}"),
                     }),
                 );
             }
         }
     }
-    if p.leaver && !p.ops.iter().any(|o| matches!(o, Op::Disable { .. })) {
-        let _ = ctx
+    if p.leaver
+        && !p.ops.iter().any(|o| matches!(o, Op::Disable { .. }))
+        && let Err(e) = ctx
             .store
-            .mark_disabled_if_missing(&p.person_id, &ctx.today.to_string());
+            .mark_disabled_if_missing(&p.person_id, &ctx.today.to_string())
+    {
+        return (
+            done,
+            Some(Quarantined {
+                record_id: p.person_id.clone(),
+                field: None,
+                reason: format!("the store cannot record when the account was disabled: {e}"),
+            }),
+        );
     }
     (done, None)
+}
+
+/// Points an operation planned for `planned` at `actual` (a create landed at a fallback DN).
+fn retarget(op: &mut Op, planned: &str, actual: &str) {
+    let fix = |dn: &mut String| {
+        if normalize_dn(dn) == normalize_dn(planned) {
+            *dn = actual.to_string();
+        }
+    };
+    match op {
+        Op::Modify { dn, .. }
+        | Op::Enable { dn }
+        | Op::Disable { dn }
+        | Op::SetManager { dn, .. }
+        | Op::ResetPassword { dn }
+        | Op::Delete { dn }
+        | Op::AddToGroup { dn, .. }
+        | Op::RemoveFromGroup { dn, .. } => fix(dn),
+        Op::Move { from, .. } => fix(from),
+        Op::Create { .. } => {}
+    }
+}
+
+/// One operation: scope check, audit row, the write, its outcome. `Ok(Some(dn))` for a create
+/// names the DN the account was created at.
+async fn audited(
+    dir: &mut Directory,
+    ous: &mut KnownOus,
+    ctx: &ApplyContext,
+    p: &PersonPlan,
+    op: &Op,
+) -> Result<Option<String>, OpError> {
+    let (name, dn) = op_name(op);
+    for written in op.written_dns() {
+        if let Some(why) = ctx.scope.refuse(written) {
+            return Err(OpError::OutOfScope(why));
+        }
+    }
+    let detail = serde_json::to_string(op).unwrap_or_default();
+    let row = ctx
+        .store
+        .audit_begin(ctx.run, Some(&p.person_id), Some(dn), name, &detail)
+        .map_err(OpError::Audit)?;
+    let result = apply_op(dir, ous, ctx, p, op).await;
+    let outcome = match &result {
+        Ok(Some(actual)) if actual != dn => format!("ok (created at {actual})"),
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("error: {e}"),
+    };
+    ctx.store
+        .audit_finish(row, &outcome)
+        .map_err(OpError::Bookkeeping)?;
+    result
 }
 
 fn op_name(op: &Op) -> (&'static str, &str) {
@@ -196,22 +341,98 @@ fn op_name(op: &Op) -> (&'static str, &str) {
         Op::AddToGroup { dn, .. } => ("add-to-group", dn),
         Op::RemoveFromGroup { dn, .. } => ("remove-from-group", dn),
         Op::SetManager { dn, .. } => ("set-manager", dn),
+        Op::ResetPassword { dn } => ("reset-password", dn),
         Op::Delete { dn } => ("delete", dn),
     }
 }
 
 /// OUs this worker has already made sure of: one read per OU per run, not one per account.
 #[derive(Default)]
-struct KnownOus(std::collections::HashSet<String>);
+struct KnownOus(HashSet<String>);
 
 impl KnownOus {
     async fn ensure(&mut self, dir: &mut Directory, ou: &str) -> Result<(), DirectoryError> {
-        let key = super::snapshot::normalize_dn(ou);
+        let key = normalize_dn(ou);
         if !self.0.contains(&key) {
             dir.ensure_ou(ou).await?;
             self.0.insert(key);
         }
         Ok(())
+    }
+}
+
+/// Whether AD refused an add because a value (or the DN) is taken: worth the next candidate.
+fn is_taken_refusal(e: &DirectoryError) -> bool {
+    match e {
+        DirectoryError::AlreadyExists { .. } => true,
+        DirectoryError::ConstraintViolation { diagnostic, .. } => {
+            let d = diagnostic.to_ascii_lowercase();
+            d.contains("in use") || d.contains("unique") || d.contains("already")
+        }
+        _ => false,
+    }
+}
+
+/// Adds the account in one write, trying the fallbacks in order when AD says a value is taken
+/// (another writer got there first). Returns the DN it was created at.
+async fn create(dir: &mut Directory, ous: &mut KnownOus, op: &Op) -> Result<String, OpError> {
+    let Op::Create {
+        dn,
+        attributes,
+        enable,
+        password,
+        fallbacks,
+    } = op
+    else {
+        return Err(OpError::OutOfScope("not a create".into()));
+    };
+    let state = match (*password, *enable) {
+        (true, true) => uac::ENABLED_USER,
+        // Without a password AD can only hold the account disabled.
+        _ => uac::DISABLED_USER,
+    };
+    let mut attempt_dn = dn.clone();
+    let mut attrs = attributes.clone();
+    let mut next = fallbacks.iter();
+    loop {
+        if let Some(parent) = escape::parent_dn(&attempt_dn) {
+            ous.ensure(dir, parent).await?;
+        }
+        let mut all: Vec<(String, Vec<String>)> = attrs
+            .iter()
+            .map(|(k, v)| (k.clone(), vec![v.clone()]))
+            .collect();
+        all.push((
+            "objectClass".into(),
+            vec![
+                "top".into(),
+                "person".into(),
+                "organizationalPerson".into(),
+                "user".into(),
+            ],
+        ));
+        all.push(("userAccountControl".into(), vec![state.to_string()]));
+        let result = if *password {
+            // Random, never stored or logged; the person gets a reset through IT's usual channel.
+            dir.add_with_password(&attempt_dn, &all, &initial_password())
+                .await
+        } else {
+            dir.add(&attempt_dn, &all).await
+        };
+        match result {
+            Ok(()) => return Ok(attempt_dn),
+            Err(e) if is_taken_refusal(&e) => {
+                let Some(f) = next.next() else {
+                    return Err(e.into());
+                };
+                tracing::info!(dn = %attempt_dn, error = %e, next = %f.dn, "a value was taken at add time: trying the next candidate");
+                attempt_dn = f.dn.clone();
+                for (k, v) in &f.attributes {
+                    attrs.insert(k.clone(), v.clone());
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 
@@ -221,48 +442,9 @@ async fn apply_op(
     ctx: &ApplyContext,
     p: &PersonPlan,
     op: &Op,
-) -> Result<(), DirectoryError> {
+) -> Result<Option<String>, OpError> {
     match op {
-        Op::Create {
-            dn,
-            attributes,
-            enable,
-        } => {
-            if let Some(parent) = escape::parent_dn(dn) {
-                ous.ensure(dir, parent).await?;
-            }
-            let mut attrs: Vec<(String, Vec<String>)> = attributes
-                .iter()
-                .map(|(k, v)| (k.clone(), vec![v.clone()]))
-                .collect();
-            attrs.push((
-                "objectClass".into(),
-                vec![
-                    "top".into(),
-                    "person".into(),
-                    "organizationalPerson".into(),
-                    "user".into(),
-                ],
-            ));
-            attrs.push((
-                "userAccountControl".into(),
-                vec![crate::directory::uac::DISABLED_USER.to_string()],
-            ));
-            dir.add(dn, &attrs).await?;
-            if ctx.set_initial_password {
-                // Random, never stored or logged; the person gets a reset through IT's usual channel.
-                dir.set_password(dn, &initial_password()).await?;
-            }
-            if *enable {
-                // We just wrote the disabled value: set the enabled one without reading it back.
-                let enabled = crate::directory::uac::ENABLED_USER.to_string();
-                dir.modify(
-                    dn,
-                    &[Modification::replace("userAccountControl", vec![enabled])],
-                )
-                .await?;
-            }
-        }
+        Op::Create { .. } => return create(dir, ous, op).await.map(Some),
         Op::Modify { dn, changes } => {
             let mods: Vec<Modification> = changes
                 .iter()
@@ -281,13 +463,15 @@ async fn apply_op(
         }
         Op::Enable { dn } => {
             dir.enable(dn).await?;
-            let _ = ctx.store.set_disabled_on(&p.person_id, None);
+            ctx.store
+                .set_disabled_on(&p.person_id, None)
+                .map_err(OpError::Bookkeeping)?;
         }
         Op::Disable { dn } => {
             dir.disable(dn).await?;
-            let _ = ctx
-                .store
-                .set_disabled_on(&p.person_id, Some(&ctx.today.to_string()));
+            ctx.store
+                .set_disabled_on(&p.person_id, Some(&ctx.today.to_string()))
+                .map_err(OpError::Bookkeeping)?;
         }
         Op::AddToGroup { group, dn } => {
             dir.add_member(group, dn).await?;
@@ -302,11 +486,14 @@ async fn apply_op(
             };
             dir.modify(dn, &[m]).await?;
         }
+        Op::ResetPassword { dn } => {
+            dir.set_password(dn, &initial_password()).await?;
+        }
         Op::Delete { dn } => {
             dir.delete(dn).await?;
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// A random password that meets AD's default complexity (upper, lower, digit, symbol; 20 long).
@@ -324,4 +511,79 @@ pub fn initial_password() -> String {
     }
     chars.shuffle(&mut rand::rng());
     chars.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn manager_plan(id: &str, dn: &str, manager: &str) -> PersonPlan {
+        PersonPlan {
+            person_id: id.into(),
+            name: id.into(),
+            dn: Some(dn.into()),
+            ops: vec![Op::SetManager {
+                dn: dn.into(),
+                old: None,
+                new: Some(manager.into()),
+            }],
+            leaver: false,
+            adopt: false,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_managers_reports_keep_no_manager_and_are_not_failed() {
+        let outcomes = Mutex::new(Outcomes::default());
+        {
+            let mut o = outcomes.lock().unwrap();
+            o.failed_creates.insert(normalize_dn("CN=Boss,OU=S,DC=x"));
+            o.landed.insert(
+                normalize_dn("CN=Other,OU=S,DC=x"),
+                "CN=Other (2),OU=S,DC=x".into(),
+            );
+        }
+        let plans = vec![
+            manager_plan("a", "CN=A,OU=S,DC=x", "CN=Boss,OU=S,DC=x"),
+            manager_plan("b", "CN=B,OU=S,DC=x", "CN=Other,OU=S,DC=x"),
+        ];
+        let (kept, notes) = settle_managers(plans, &HashSet::new(), &outcomes);
+        assert_eq!(kept.len(), 1);
+        assert!(
+            matches!(&kept[0].ops[0], Op::SetManager { new: Some(m), .. } if m == "CN=Other (2),OU=S,DC=x")
+        );
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].starts_with("a: manager left unset"), "{notes:?}");
+    }
+
+    #[test]
+    fn later_operations_follow_a_create_that_landed_at_a_fallback() {
+        let mut op = Op::AddToGroup {
+            group: "CN=G,DC=x".into(),
+            dn: "CN=Ada,OU=S,DC=x".into(),
+        };
+        retarget(&mut op, "cn=ada,ou=s,dc=x", "CN=Ada (e1),OU=S,DC=x");
+        assert!(matches!(op, Op::AddToGroup { dn, .. } if dn == "CN=Ada (e1),OU=S,DC=x"));
+    }
+
+    #[test]
+    fn taken_values_are_retried_and_other_refusals_are_not() {
+        let taken = DirectoryError::ConstraintViolation {
+            operation: crate::directory::Operation::Add,
+            dn: "CN=x".into(),
+            attribute: Some("userPrincipalName".into()),
+            diagnostic: "userPrincipalName 'a@b' is already in use (implied by sAMAccountName)"
+                .into(),
+        };
+        assert!(is_taken_refusal(&taken));
+        let other = DirectoryError::ConstraintViolation {
+            operation: crate::directory::Operation::Add,
+            dn: "CN=x".into(),
+            attribute: Some("manager".into()),
+            diagnostic: "Referenced object not found".into(),
+        };
+        assert!(!is_taken_refusal(&other));
+    }
 }

@@ -6,6 +6,7 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod rules;
+pub mod scope;
 pub mod snapshot;
 pub mod source;
 pub mod structure;
@@ -24,8 +25,9 @@ use crate::mapping::{Mapper, MappingError};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::{RunStatus, Store, StoreError};
 use apply::{Applied, ApplyContext};
-use plan::{PersonPlan, Plan, PlanInput};
+use plan::{Op, PersonPlan, Plan, PlanInput};
 use progress::Progress;
+use scope::WriteScope;
 use snapshot::{Account, Snapshot};
 use structure::Structure;
 
@@ -44,6 +46,10 @@ pub enum SyncError {
     Mapping(#[from] MappingError),
     #[error("{0}")]
     Interrupted(String),
+    #[error("directory check before the run: {0}")]
+    Preflight(String),
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("run {run} is {status:?}, not held: there is nothing to approve or reject")]
     NotHeld { run: i64, status: RunStatus },
 }
@@ -71,8 +77,46 @@ pub struct RunReport {
     pub held: Vec<String>,
     pub operations_applied: usize,
     pub failed: Vec<plan::Quarantined>,
+    /// What was left for a later run, and why.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// For an approval: how the re-planned changes differ from the held ones.
+    #[serde(default)]
+    pub changed_since_held: Vec<String>,
     pub details_fetched: usize,
     pub details_deferred: usize,
+}
+
+/// What a run planned, and from what.
+struct Prepared {
+    plan: Plan,
+    today: NaiveDate,
+    fetched: usize,
+    deferred: usize,
+}
+
+/// How re-planned people differ from their held plans, a line each.
+fn held_changes(held: &[PersonPlan], fresh: &[PersonPlan]) -> Vec<String> {
+    let by_id: HashMap<&str, &PersonPlan> =
+        fresh.iter().map(|p| (p.person_id.as_str(), p)).collect();
+    let mut out = Vec::new();
+    for h in held {
+        match by_id.get(h.person_id.as_str()) {
+            None => out.push(format!(
+                "{} ({}): no longer planned (out of scope, quarantined or gone); nothing is applied",
+                h.name, h.person_id
+            )),
+            Some(f) if f.ops != h.ops => out.push(format!(
+                "{} ({}): the plan changed since it was held: {} operations then, {} now",
+                h.name,
+                h.person_id,
+                h.ops.len(),
+                f.ops.len()
+            )),
+            Some(_) => {}
+        }
+    }
+    out
 }
 
 /// The plans held by the safety gate, as stored with the run.
@@ -91,6 +135,26 @@ pub struct Engine {
     mapper: Mapper,
     structure: Structure,
     tz: chrono_tz::Tz,
+}
+
+/// The LDAP filter clauses of the objects that hold `value` of `attribute` in AD's shared
+/// namespaces: a sAMAccountName and the UPN `name@realm`, a mail and its `smtp:` proxy address.
+fn namespace_clauses(attribute: &str, value: &str, realm: &str) -> Vec<String> {
+    use crate::directory::escape::escape_filter_value as esc;
+    let mut out = vec![format!("({attribute}={})", esc(value))];
+    match attribute.to_ascii_lowercase().as_str() {
+        "samaccountname" if !realm.is_empty() => {
+            out.push(format!("(userPrincipalName={}@{})", esc(value), esc(realm)));
+        }
+        "userprincipalname" => {
+            if let Some((prefix, _)) = value.rsplit_once('@') {
+                out.push(format!("(sAMAccountName={})", esc(prefix)));
+            }
+        }
+        "mail" => out.push(format!("(proxyAddresses=smtp:{})", esc(value))),
+        _ => {}
+    }
+    out
 }
 
 /// The `DirectoryConfig` of the directory settings.
@@ -167,11 +231,10 @@ impl Engine {
             .date_naive()
     }
 
-    /// Reads the managed accounts.
     /// An LDAP filter that finds what a plan for just these people needs: their accounts (by
-    /// anchor and secondary matches), their managers' accounts, and any account holding one of
-    /// their unique-name or CN candidates.
-    fn focus_filter(&self, people: &[crate::mapping::Person]) -> String {
+    /// anchor and secondary matches), their managers' accounts, and any object holding one of
+    /// their unique-name candidates (in AD's shared namespaces) or CN candidates.
+    fn focus_filter(&self, people: &[crate::mapping::Person], realm: &str) -> String {
         use crate::directory::escape::escape_filter_value as esc;
         let rules = &self.config.sync;
         let mut clauses: Vec<String> = Vec::new();
@@ -188,7 +251,7 @@ impl Engine {
             if let Ok(mapped) = self.mapper.map(p, None) {
                 for u in &mapped.unique {
                     for c in &u.candidates {
-                        clauses.push(format!("({}={})", u.attribute, esc(c)));
+                        clauses.extend(namespace_clauses(&u.attribute, c, realm));
                     }
                 }
             }
@@ -198,29 +261,31 @@ impl Engine {
                 }
             }
         }
-        format!(
-            "(&(objectCategory=person)(objectClass=user)(|{}))",
-            clauses.concat()
-        )
+        format!("(|{})", clauses.concat())
     }
 
     async fn snapshot(
         &self,
+        dir: &mut Directory,
         focus: Option<&[crate::mapping::Person]>,
     ) -> Result<Snapshot, SyncError> {
         let rules = &self.config.sync;
+        let realm = snapshot::realm_of(&self.directory.uniqueness_base_dn);
         let mut attrs: Vec<String> = vec![
             rules.anchor.clone(),
             "cn".into(),
             "userAccountControl".into(),
             "memberOf".into(),
             "manager".into(),
-            "sAMAccountName".into(),
-            "userPrincipalName".into(),
-            "mail".into(),
+            "adminCount".into(),
+            "isCriticalSystemObject".into(),
         ];
+        attrs.extend(snapshot::NAMESPACE_ATTRIBUTES.iter().map(|a| a.to_string()));
         attrs.extend(rules.matches.iter().map(|m| m.directory.clone()));
         attrs.extend(self.mapper.attributes().map(str::to_string));
+        let mut seen = HashSet::new();
+        attrs.retain(|a| seen.insert(a.to_ascii_lowercase()));
+        let attr_refs: Vec<&str> = attrs.iter().map(String::as_str).collect();
         let unique: Vec<String> = self
             .config
             .mapping
@@ -228,42 +293,84 @@ impl Engine {
             .iter()
             .filter(|(_, r)| r.unique.is_some())
             .map(|(k, _)| k.clone())
-            .chain([
-                "sAMAccountName".to_string(),
-                "userPrincipalName".to_string(),
-            ])
             .collect();
-        let mut seen = HashSet::new();
-        attrs.retain(|a| seen.insert(a.to_ascii_lowercase()));
-        let attr_refs: Vec<&str> = attrs.iter().map(String::as_str).collect();
+        let unique_refs: Vec<&str> = unique.iter().map(String::as_str).collect();
+        let mut taken_attrs: Vec<&str> = snapshot::NAMESPACE_ATTRIBUTES.to_vec();
+        taken_attrs.extend(unique_refs.iter().copied());
         // A run for a few people (an event, `--only`) reads only what concerns them.
-        let filter = match focus {
-            Some(people) if !people.is_empty() => self.focus_filter(people),
-            _ => "(&(objectCategory=person)(objectClass=user))".to_string(),
+        let users = "(&(objectCategory=person)(objectClass=user))";
+        let (filter, taken_filter) = match focus {
+            Some(people) if !people.is_empty() => {
+                let f = self.focus_filter(people, &realm);
+                (format!("(&{users}{f})"), f)
+            }
+            _ => {
+                let any: String = taken_attrs.iter().map(|a| format!("({a}=*)")).collect();
+                (users.to_string(), format!("(|{any})"))
+            }
         };
-        let mut dir = Directory::connect(&directory_config(&self.directory)).await?;
         let entries = dir
             .search_paged(&self.directory.base_dn, &filter, &attr_refs)
             .await?;
-        let unique_refs: Vec<&str> = unique.iter().map(String::as_str).collect();
-        // Unique names must be unique in the whole uniqueness base, not only among managed accounts.
-        let same_base = crate::directory::escape::dn_eq(
-            &self.directory.uniqueness_base_dn,
-            &self.directory.base_dn,
-        );
-        let elsewhere = if same_base {
-            Vec::new()
-        } else {
-            dir.search_paged(&self.directory.uniqueness_base_dn, &filter, &unique_refs)
-                .await?
-        };
-        let _ = dir.unbind().await;
+        // Names must be unique in the whole uniqueness base, against every object that holds
+        // one (users elsewhere, groups, computers, contacts), not only the managed accounts.
+        let others = dir
+            .search_paged(
+                &self.directory.uniqueness_base_dn,
+                &taken_filter,
+                &taken_attrs,
+            )
+            .await?;
+        let mut limit_attrs: Vec<&str> = attr_refs.clone();
+        limit_attrs.push("cn");
+        let limits = dir.attribute_limits(&limit_attrs).await?;
         let accounts: Vec<Account> = entries.iter().map(Account::from_entry).collect();
         let match_attrs: Vec<&str> = rules.matches.iter().map(|m| m.directory.as_str()).collect();
-        let mut snapshot = Snapshot::new(accounts, &rules.anchor, &match_attrs, &unique_refs);
-        let elsewhere: Vec<Account> = elsewhere.iter().map(Account::from_entry).collect();
-        snapshot.add_taken(&elsewhere, &unique_refs);
+        let mut snapshot =
+            Snapshot::new(accounts, &rules.anchor, &match_attrs, &unique_refs, &realm);
+        let others: Vec<Account> = others.iter().map(Account::from_entry).collect();
+        snapshot.add_taken(&others);
+        snapshot.limits = limits;
         Ok(snapshot)
+    }
+
+    /// Checks the directory before a single HR request is spent: the bind, `base_dn`, the
+    /// uniqueness base, the parents of `users_ou` and `disabled_ou`, and the managed groups.
+    /// Returns the bound connection for the snapshot.
+    async fn preflight(&self) -> Result<Directory, SyncError> {
+        let d = &self.directory;
+        let mut dir = Directory::connect(&directory_config(d)).await?;
+        let mut must_exist: Vec<(String, String)> = vec![
+            ("directory.base_dn".into(), d.base_dn.clone()),
+            (
+                "directory.uniqueness_base_dn".into(),
+                d.uniqueness_base_dn.clone(),
+            ),
+        ];
+        for (key, ou) in [
+            ("directory.users_ou", Some(&d.users_ou)),
+            ("directory.disabled_ou", d.disabled_ou.as_ref()),
+        ] {
+            if let Some(parent) = ou.and_then(|o| crate::directory::escape::parent_dn(o)) {
+                must_exist.push((format!("the parent of {key}"), parent.to_string()));
+            }
+        }
+        for (i, g) in self.config.sync.groups.iter().enumerate() {
+            must_exist.push((format!("sync.groups[{i}].dn"), g.dn.clone()));
+        }
+        let mut missing = Vec::new();
+        for (key, dn) in must_exist {
+            if dir.get(&dn, &["1.1"]).await?.is_none() {
+                missing.push(format!("{key} ({dn})"));
+            }
+        }
+        if !missing.is_empty() {
+            return Err(SyncError::Preflight(format!(
+                "the directory has no entry at {}: fix the configuration or create them; nothing was read from HR",
+                missing.join(", ")
+            )));
+        }
+        Ok(dir)
     }
 
     /// Termination dates from the connector action named in `sync.termination_dates_action`.
@@ -302,7 +409,8 @@ impl Engine {
         Ok(dates)
     }
 
-    /// Plans, and with `apply`, applies — holding destructive changes past the safety gate.
+    /// Plans, and with `apply`, applies — holding destructive changes and adoptions past the
+    /// safety gate.
     pub async fn run(
         &self,
         opts: &RunOptions,
@@ -322,12 +430,83 @@ impl Engine {
         {
             Ok(report) => Ok(report),
             Err(e) => {
-                let _ = self
-                    .store
-                    .set_run_status(run_id, RunStatus::Failed, Some(&e.to_string()));
+                if let Err(store) =
+                    self.store
+                        .set_run_status(run_id, RunStatus::Failed, Some(&e.to_string()))
+                {
+                    tracing::error!(error = %store, "the failed run cannot be recorded");
+                }
                 Err(e)
             }
         }
+    }
+
+    /// Where hrsync may write.
+    pub fn write_scope(&self) -> WriteScope {
+        // TODO(managed_ous): the configured list once [directory] managed_ous lands.
+        let mut ous = vec![self.directory.users_ou.clone()];
+        ous.extend(self.directory.disabled_ou.clone());
+        WriteScope::new(&ous)
+    }
+
+    /// Checks the directory, reads HR and the directory, and plans.
+    async fn prepare(&self, opts: &RunOptions, progress: &Progress) -> Result<Prepared, SyncError> {
+        let rules = &self.config.sync;
+        let today = self.today(opts.now);
+        let dir = self.preflight().await?;
+        if let Err(e) = dir.unbind().await {
+            tracing::debug!(error = %e, "unbind after the directory check failed");
+        }
+        let sourced = match &opts.only {
+            Some(id) => source::fetch_one(&self.connector, &self.store, id).await?,
+            None => source::fetch_all(&self.connector, &self.store, rules, progress).await?,
+        };
+        let incomplete = match &opts.only {
+            Some(_) => Some("a run for one person: absence means nothing".to_string()),
+            None => None::<String>, // TODO(incomplete): sourced.incomplete once it lands.
+        };
+        if let Some(why) = &incomplete
+            && opts.only.is_none()
+        {
+            tracing::warn!(
+                "the listing is incomplete: {why}; nobody becomes a leaver by absence this run"
+            );
+        }
+        let focus = opts.only.as_ref().map(|_| sourced.people.as_slice());
+        let mut dir = Directory::connect(&directory_config(&self.directory)).await?;
+        let snapshot = self.snapshot(&mut dir, focus).await;
+        if let Err(e) = dir.unbind().await {
+            tracing::debug!(error = %e, "unbind after the snapshot failed");
+        }
+        let snapshot = snapshot?;
+        let termination_dates = self.termination_dates(opts.only.as_deref()).await?;
+        let disabled_on: HashMap<String, NaiveDate> = self
+            .store
+            .person_states()?
+            .into_iter()
+            .filter_map(|(id, s)| Some((id, s.disabled_on?.parse().ok()?)))
+            .collect();
+        let scope = self.write_scope();
+        let plan = plan::plan(&PlanInput {
+            people: &sourced.people,
+            rejected: &sourced.rejected,
+            snapshot: &snapshot,
+            rules,
+            mapper: &self.mapper,
+            structure: &self.structure,
+            disabled_ou: self.directory.disabled_ou.as_deref(),
+            scope: &scope,
+            today,
+            termination_dates: &termination_dates,
+            disabled_on: &disabled_on,
+            incomplete: incomplete.as_deref(),
+        });
+        Ok(Prepared {
+            plan,
+            today,
+            fetched: sourced.fetched,
+            deferred: sourced.deferred,
+        })
     }
 
     async fn run_inner(
@@ -337,32 +516,12 @@ impl Engine {
         progress: &Progress,
     ) -> Result<RunReport, SyncError> {
         let rules = &self.config.sync;
-        let today = self.today(opts.now);
-        let sourced = match &opts.only {
-            Some(id) => source::fetch_one(&self.connector, &self.store, id).await?,
-            None => source::fetch_all(&self.connector, &self.store, rules, progress).await?,
-        };
-        let focus = opts.only.as_ref().map(|_| sourced.people.as_slice());
-        let snapshot = self.snapshot(focus).await?;
-        let termination_dates = self.termination_dates(opts.only.as_deref()).await?;
-        let disabled_on: HashMap<String, NaiveDate> = self
-            .store
-            .person_states()?
-            .into_iter()
-            .filter_map(|(id, s)| Some((id, s.disabled_on?.parse().ok()?)))
-            .collect();
-        let plan = plan::plan(&PlanInput {
-            people: &sourced.people,
-            rejected: &sourced.rejected,
-            snapshot: &snapshot,
-            rules,
-            mapper: &self.mapper,
-            structure: &self.structure,
-            disabled_ou: self.directory.disabled_ou.as_deref(),
+        let Prepared {
+            plan,
             today,
-            termination_dates: &termination_dates,
-            disabled_on: &disabled_on,
-        });
+            fetched,
+            deferred,
+        } = self.prepare(opts, progress).await?;
 
         for q in &plan.quarantined {
             self.store
@@ -378,8 +537,10 @@ impl Engine {
             held: Vec::new(),
             operations_applied: 0,
             failed: Vec::new(),
-            details_fetched: sourced.fetched,
-            details_deferred: sourced.deferred,
+            notes: Vec::new(),
+            changed_since_held: Vec::new(),
+            details_fetched: fetched,
+            details_deferred: deferred,
             plan,
         };
         let summary = report::summary_line(&report.plan);
@@ -391,7 +552,7 @@ impl Engine {
             return Ok(report);
         }
 
-        // The safety gate.
+        // The safety gate: mass disables/deletes, and every adoption of an existing account.
         let destructive = report.plan.destructive();
         let managed = report.plan.summary.managed.max(1);
         let percent = destructive as f64 * 100.0 / managed as f64;
@@ -404,22 +565,30 @@ impl Engine {
             .people
             .iter()
             .cloned()
-            .partition(|p| !hold || !p.ops.iter().any(|o| o.is_destructive()));
+            .partition(|p| !p.adopt && !(hold && p.ops.iter().any(|o| o.is_destructive())));
         if hold {
             tracing::warn!(
                 destructive,
                 percent,
                 "safety gate: destructive changes held for approval"
             );
-            report.held = later.iter().map(|p| p.person_id.clone()).collect();
         }
+        let adoptions = later.iter().filter(|p| p.adopt).count();
+        if adoptions > 0 {
+            tracing::warn!(
+                adoptions,
+                "safety gate: adoptions of existing accounts held for approval"
+            );
+        }
+        report.held = later.iter().map(|p| p.person_id.clone()).collect();
 
-        let ctx = self.apply_context(run_id, today);
+        let ctx = self.apply_context(Some(run_id), today);
         let applied = apply::apply(now, &ctx, progress).await?;
         self.record_failures(run_id, &applied)?;
         report.operations_applied = applied.operations;
         report.failed = applied.failed;
-        if hold {
+        report.notes = applied.notes;
+        if !later.is_empty() {
             self.store.save_plan(
                 run_id,
                 &HeldPlans {
@@ -429,11 +598,21 @@ impl Engine {
                 RunStatus::Held,
             )?;
             report.status = RunStatus::Held;
+            let mut why = Vec::new();
+            if hold {
+                why.push(format!(
+                    "{destructive} disables/deletes ({percent:.1}% of {managed} managed accounts)"
+                ));
+            }
+            if adoptions > 0 {
+                why.push(format!("{adoptions} adoptions of existing accounts"));
+            }
             self.store.set_run_status(
                 run_id,
                 RunStatus::Held,
                 Some(&format!(
-                    "{summary}; held: {destructive} disables/deletes ({percent:.1}% of {managed} managed accounts) wait for `hrsync approve {run_id}`"
+                    "{summary}; held: {} wait for `hrsync approve {run_id}`",
+                    why.join(" and ")
                 )),
             )?;
         } else {
@@ -446,14 +625,14 @@ impl Engine {
         Ok(report)
     }
 
-    fn apply_context(&self, run: i64, today: NaiveDate) -> ApplyContext {
+    fn apply_context(&self, run: Option<i64>, today: NaiveDate) -> ApplyContext {
         ApplyContext {
             directory: directory_config(&self.directory),
             store: self.store.clone(),
             run,
-            set_initial_password: self.config.sync.set_initial_password,
             concurrency: self.directory.concurrency,
             today,
+            scope: self.write_scope(),
         }
     }
 
@@ -465,7 +644,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Applies the changes a held run kept back.
+    /// Applies the changes a held run kept back — re-planned against today's HR data and
+    /// directory first; the report names the people whose plan differs from the held one.
     pub async fn approve(&self, run_id: i64, progress: &Progress) -> Result<RunReport, SyncError> {
         let run = self.store.run(run_id)?;
         if run.status != RunStatus::Held {
@@ -478,17 +658,44 @@ impl Engine {
             serde_json::from_str(run.plan.as_deref().unwrap_or("{}")).map_err(|e| {
                 SyncError::Interrupted(format!("run {run_id}: the stored plan cannot be read: {e}"))
             })?;
-        let today: NaiveDate = held.today.parse().unwrap_or_else(|_| self.today(None));
         self.store
             .set_run_status(run_id, RunStatus::Applying, None)?;
-        let ctx = self.apply_context(run_id, today);
-        let held_ids: Vec<String> = held.people.iter().map(|p| p.person_id.clone()).collect();
-        let applied = apply::apply(held.people.clone(), &ctx, progress).await?;
+        let opts = RunOptions {
+            apply: true,
+            only: None,
+            trigger: format!("approve:{run_id}"),
+            now: None,
+        };
+        let prepared = match self.prepare(&opts, progress).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.store.set_run_status(
+                    run_id,
+                    RunStatus::Held,
+                    Some(&format!("approval failed: {e}")),
+                )?;
+                return Err(e);
+            }
+        };
+        let held_ids: HashSet<&str> = held.people.iter().map(|p| p.person_id.as_str()).collect();
+        let fresh: Vec<PersonPlan> = prepared
+            .plan
+            .people
+            .into_iter()
+            .filter(|p| held_ids.contains(p.person_id.as_str()))
+            .collect();
+        let changed_since_held = held_changes(&held.people, &fresh);
+        for line in &changed_since_held {
+            tracing::warn!("approve: {line}");
+        }
+        let ctx = self.apply_context(Some(run_id), prepared.today);
+        let applied = apply::apply(fresh.clone(), &ctx, progress).await?;
         self.record_failures(run_id, &applied)?;
         let summary = format!(
-            "approved: {} operations for {} held people applied",
+            "approved: {} operations for {} held people applied ({} re-planned differently)",
             applied.operations,
-            held_ids.len()
+            fresh.len(),
+            changed_since_held.len()
         );
         self.store
             .set_run_status(run_id, RunStatus::Applied, Some(&summary))?;
@@ -496,16 +703,54 @@ impl Engine {
             run_id,
             status: RunStatus::Applied,
             plan: Plan {
-                today: held.today,
-                people: held.people,
+                today: prepared.today.to_string(),
+                people: fresh,
                 ..Plan::default()
             },
-            held: held_ids,
+            held: held.people.iter().map(|p| p.person_id.clone()).collect(),
             operations_applied: applied.operations,
             failed: applied.failed,
-            details_fetched: 0,
-            details_deferred: 0,
+            notes: applied.notes,
+            changed_since_held,
+            details_fetched: prepared.fetched,
+            details_deferred: prepared.deferred,
         })
+    }
+
+    /// Applies operations on one person's account through the one write path: the account must
+    /// not be protected, every DN must be in the managed OUs, the safety gate's count applies,
+    /// and every operation is audited (orchestration's directory steps come here).
+    pub async fn apply_for(
+        &self,
+        person_id: &str,
+        account: &crate::directory::DirEntry,
+        ops: Vec<Op>,
+    ) -> Result<Applied, SyncError> {
+        let a = Account::from_entry(account);
+        if a.is_protected() {
+            return Err(SyncError::Refused(format!(
+                "{} is a protected account (adminCount, isCriticalSystemObject or a built-in privileged group): hrsync never writes to it",
+                a.dn
+            )));
+        }
+        let destructive = ops.iter().filter(|o| o.is_destructive()).count();
+        if destructive > self.config.sync.safety.max_destructive {
+            return Err(SyncError::Refused(format!(
+                "{destructive} disables/deletes exceed sync.safety.max_destructive ({})",
+                self.config.sync.safety.max_destructive
+            )));
+        }
+        let person = PersonPlan {
+            person_id: person_id.to_string(),
+            name: a.first("cn").unwrap_or(person_id).to_string(),
+            dn: Some(a.dn.clone()),
+            leaver: false,
+            adopt: false,
+            note: None,
+            ops,
+        };
+        let ctx = self.apply_context(None, self.today(None));
+        apply::apply(vec![person], &ctx, &Progress::hidden()).await
     }
 
     /// The account anchored to a person, with all its attributes.

@@ -1,6 +1,17 @@
 //! The plan: HR people + the directory snapshot + the rules → what to change, person by person.
 //!
 //! A pure function: no I/O. `hrsync plan` prints it; `hrsync sync` applies the same plan.
+//!
+//! What the plan guarantees before anything is written:
+//! - unique values are free in AD's shared namespaces (see [`super::snapshot::Names`]) and
+//!   reserved for the run, with a few free fallbacks kept for a refused add;
+//! - every value is cleaned and fits the schema (`rangeUpper`), or the person is quarantined
+//!   naming the attribute and the limit;
+//! - the OU and CN render to a valid DN inside the managed OUs, or the person is quarantined
+//!   naming `sync.ou` / `sync.cn`;
+//! - protected accounts and accounts outside the managed OUs are never touched;
+//! - adopting an account found by a secondary match is marked (`adopt`) for the safety gate;
+//! - an anchored account whose person a complete listing no longer holds is a leaver.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -8,20 +19,33 @@ use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::rules::SyncRules;
-use super::snapshot::{Account, Snapshot, normalize_dn};
+use super::scope::WriteScope;
+use super::snapshot::{Account, Names, Snapshot, normalize_dn};
 use super::structure::Structure;
 use crate::directory::escape;
-use crate::mapping::{ExistingEntry, FieldValue, Lifecycle, Mapper, Person};
+use crate::mapping::{ExistingEntry, FieldValue, Lifecycle, Mapper, Person, TooLong};
+
+/// How many further free candidates a create keeps, for an add AD refuses as taken.
+pub const CREATE_FALLBACKS: usize = 3;
+
+/// AD's limit for logon names (pre-Windows 2000), whatever the schema says (256).
+const SAM_MAX: usize = 20;
 
 /// One directory operation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Op {
-    /// Add the account (disabled); `enable` says whether to enable it right after.
+    /// Add the account in one write: every attribute, `manager` when the manager's account
+    /// exists already, a random password when `password` (over LDAPS or StartTLS), and the
+    /// enabled state. `fallbacks` are tried in order when AD refuses a value as taken.
     Create {
         dn: String,
         attributes: BTreeMap<String, String>,
         enable: bool,
+        #[serde(default)]
+        password: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        fallbacks: Vec<Fallback>,
     },
     /// Change attributes.
     Modify {
@@ -53,15 +77,42 @@ pub enum Op {
         old: Option<String>,
         new: Option<String>,
     },
+    /// Set a new random password (never stored or logged).
+    ResetPassword {
+        dn: String,
+    },
     Delete {
         dn: String,
     },
+}
+
+/// Another set of unique values for a create, should AD refuse the planned ones as taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fallback {
+    pub dn: String,
+    /// The unique attributes (and `cn`) that change.
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl Op {
     /// Disables and deletes: what the safety gate counts and holds.
     pub fn is_destructive(&self) -> bool {
         matches!(self, Op::Disable { .. } | Op::Delete { .. })
+    }
+
+    /// Every DN the operation writes (an account, and a group for memberships).
+    pub fn written_dns(&self) -> Vec<&str> {
+        match self {
+            Op::Create { dn, .. }
+            | Op::Modify { dn, .. }
+            | Op::Enable { dn }
+            | Op::Disable { dn }
+            | Op::SetManager { dn, .. }
+            | Op::ResetPassword { dn }
+            | Op::Delete { dn } => vec![dn],
+            Op::Move { from, to } => vec![from, to],
+            Op::AddToGroup { dn, .. } | Op::RemoveFromGroup { dn, .. } => vec![dn],
+        }
     }
 }
 
@@ -84,8 +135,25 @@ pub struct PersonPlan {
     pub ops: Vec<Op>,
     /// The person is a leaver (disabled, moved, stripped).
     pub leaver: bool,
-    /// Why nothing happens, when that needs saying.
+    /// The account was found by a secondary match and is being adopted (anchored): held for
+    /// `hrsync approve` like a destructive change.
+    #[serde(default)]
+    pub adopt: bool,
+    /// Why nothing (or less) happens, when that needs saying.
     pub note: Option<String>,
+}
+
+impl PersonPlan {
+    fn note(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        match &mut self.note {
+            Some(n) => {
+                n.push_str("; ");
+                n.push_str(&text);
+            }
+            None => self.note = Some(text),
+        }
+    }
 }
 
 /// A record that cannot be planned, with the reason.
@@ -114,6 +182,12 @@ pub struct Summary {
     pub quarantined: usize,
     /// Accounts hrsync manages (anchored) before the run.
     pub managed: usize,
+    /// Accounts to adopt (held for approval).
+    #[serde(default)]
+    pub adopt: usize,
+    /// Anchored accounts whose person is no longer in the (complete) listing.
+    #[serde(default)]
+    pub gone: usize,
 }
 
 /// The plan of a run.
@@ -124,6 +198,9 @@ pub struct Plan {
     pub people: Vec<PersonPlan>,
     pub quarantined: Vec<Quarantined>,
     pub summary: Summary,
+    /// Why the listing was incomplete (then nobody became a leaver by absence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 impl Plan {
@@ -146,11 +223,17 @@ pub struct PlanInput<'a> {
     pub mapper: &'a Mapper,
     pub structure: &'a Structure,
     pub disabled_ou: Option<&'a str>,
+    /// Where hrsync may write.
+    pub scope: &'a WriteScope,
     pub today: NaiveDate,
     /// Termination dates by person id (from the connector's offboardings).
     pub termination_dates: &'a HashMap<String, NaiveDate>,
     /// When hrsync disabled each leaver's account.
     pub disabled_on: &'a HashMap<String, NaiveDate>,
+    /// `Some(reason)` when the listing did not complete; `None` when `people` is everyone (then
+    /// an anchored account whose person is absent is a leaver). A run for a few people (an
+    /// event, `--only`) passes `Some`.
+    pub incomplete: Option<&'a str>,
 }
 
 /// What the person's account should be.
@@ -175,6 +258,13 @@ fn date_field(p: &Person, name: &str) -> Option<NaiveDate> {
     }
 }
 
+fn due_for_delete(id: &str, input: &PlanInput<'_>) -> bool {
+    match (input.rules.delete_after_days, input.disabled_on.get(id)) {
+        (Some(days), Some(since)) => input.today >= *since + Duration::days(days),
+        _ => false,
+    }
+}
+
 fn target(p: &Person, input: &PlanInput<'_>) -> Target {
     let today = input.today;
     let termination = input
@@ -182,12 +272,8 @@ fn target(p: &Person, input: &PlanInput<'_>) -> Target {
         .get(&p.id)
         .copied()
         .or_else(|| date_field(p, "termination_date"));
-    let leaver = || {
-        let delete = match (input.rules.delete_after_days, input.disabled_on.get(&p.id)) {
-            (Some(days), Some(since)) => today >= *since + Duration::days(days),
-            _ => false,
-        };
-        Target::Leaver { delete }
+    let leaver = || Target::Leaver {
+        delete: due_for_delete(&p.id, input),
     };
     let ended = termination.is_some_and(|t| today >= t);
     match p.status {
@@ -206,26 +292,26 @@ fn target(p: &Person, input: &PlanInput<'_>) -> Target {
     }
 }
 
-/// Values reserved by earlier people of the same run.
-#[derive(Default)]
+/// Values and DNs reserved by earlier people of the same run.
 struct Reserved {
-    values: HashMap<String, HashSet<String>>,
+    names: Names,
     dns: HashSet<String>,
 }
 
 impl Reserved {
-    fn taken(&self, snapshot: &Snapshot, attr: &str, value: &str) -> bool {
-        snapshot.is_taken(attr, value)
-            || self
-                .values
-                .get(&attr.to_ascii_lowercase())
-                .is_some_and(|s| s.contains(&value.to_lowercase()))
+    fn new(realm: &str) -> Reserved {
+        Reserved {
+            names: Names::new(realm),
+            dns: HashSet::new(),
+        }
     }
-    fn reserve(&mut self, attr: &str, value: &str) {
-        self.values
-            .entry(attr.to_ascii_lowercase())
-            .or_default()
-            .insert(value.to_lowercase());
+
+    fn taken(&self, snapshot: &Snapshot, attr: &str, value: &str) -> bool {
+        snapshot.is_taken(attr, value) || self.names.is_taken(attr, value)
+    }
+
+    fn dn_taken(&self, snapshot: &Snapshot, dn: &str) -> bool {
+        snapshot.has_dn(dn) || self.dns.contains(&normalize_dn(dn))
     }
 }
 
@@ -233,14 +319,17 @@ impl Reserved {
 pub fn plan(input: &PlanInput<'_>) -> Plan {
     let mut out = Plan {
         today: input.today.to_string(),
+        incomplete: input.incomplete.map(str::to_string),
         ..Plan::default()
     };
     out.quarantined.extend(input.rejected.iter().cloned());
     out.summary.managed = input.snapshot.anchored();
-    let mut reserved = Reserved::default();
+    let mut reserved = Reserved::new(input.snapshot.realm());
     // Final DN of every person's account, for managers.
     let mut final_dn: HashMap<String, String> = HashMap::new();
     let mut current_manager: HashMap<String, Option<String>> = HashMap::new();
+    // People whose account is created or moved in this run (their DN is not there yet).
+    let mut in_flight: HashSet<String> = HashSet::new();
 
     let mut people: Vec<&Person> = input.people.iter().collect();
     people.sort_by(|a, b| a.id.cmp(&b.id));
@@ -251,12 +340,23 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 if let Some(dn) = &pp.dn {
                     final_dn.insert(p.id.clone(), dn.clone());
                     current_manager.insert(p.id.clone(), manager_now);
+                    if pp
+                        .ops
+                        .iter()
+                        .any(|o| matches!(o, Op::Create { .. } | Op::Move { .. }))
+                    {
+                        in_flight.insert(p.id.clone());
+                    }
                 }
                 out.people.push(pp);
             }
             Ok(None) => out.summary.out_of_scope += 1,
             Err(q) => out.quarantined.push(q),
         }
+    }
+
+    if input.incomplete.is_none() {
+        plan_gone(input, &mut out);
     }
 
     // Managers, now that every account's final DN is known.
@@ -269,29 +369,45 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         let Some(person) = people_by_id.get(pp.person_id.as_str()) else {
             continue;
         };
-        let Some(manager_id) = person.text("manager_employment_id") else {
+        let Some(manager_id) = person
+            .text("manager_employment_id")
+            .filter(|m| !m.trim().is_empty())
+        else {
             continue;
         };
+        if manager_id == pp.person_id {
+            pp.note("HR names this person as their own manager: manager left unset");
+            continue;
+        }
         let manager_dn = final_dn.get(manager_id).cloned().or_else(|| {
-            input
-                .snapshot
-                .by_anchor(manager_id)
-                .first()
-                .map(|a| a.dn.clone())
+            match input.snapshot.by_anchor(manager_id).as_slice() {
+                [one] if !one.is_protected() => Some(one.dn.clone()),
+                _ => None,
+            }
         });
         let Some(manager_dn) = manager_dn else {
-            pp.note
-                .get_or_insert_with(|| format!("manager {manager_id} has no account yet"));
+            pp.note(format!(
+                "manager {manager_id} has no account yet: manager left unset until their account exists"
+            ));
             continue;
         };
         let old = current_manager.get(&pp.person_id).cloned().flatten();
-        if old.as_deref().map(normalize_dn) != Some(normalize_dn(&manager_dn)) {
-            pp.ops.push(Op::SetManager {
-                dn,
-                old,
-                new: Some(manager_dn),
-            });
+        if old.as_deref().map(normalize_dn) == Some(normalize_dn(&manager_dn)) {
+            continue;
         }
+        // One write per new account: the manager goes into the add when their account is
+        // already where it will stay; otherwise (created or moved this run) it is set after.
+        if !in_flight.contains(manager_id)
+            && let Some(Op::Create { attributes, .. }) = pp.ops.first_mut()
+        {
+            attributes.insert("manager".to_string(), manager_dn);
+            continue;
+        }
+        pp.ops.push(Op::SetManager {
+            dn,
+            old,
+            new: Some(manager_dn),
+        });
     }
 
     for pp in &out.people {
@@ -299,10 +415,13 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         if pp.ops.is_empty() {
             s.unchanged += 1;
         }
+        if pp.adopt {
+            s.adopt += 1;
+        }
         for op in &pp.ops {
             match op {
                 Op::Create { .. } => s.create += 1,
-                Op::Modify { .. } => s.update += 1,
+                Op::Modify { .. } | Op::ResetPassword { .. } => s.update += 1,
                 Op::Move { .. } => s.moves += 1,
                 Op::Enable { .. } => s.enable += 1,
                 Op::Disable { .. } => s.disable += 1,
@@ -316,6 +435,48 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     out
 }
 
+/// Anchored accounts whose person a complete listing no longer holds: leavers.
+fn plan_gone(input: &PlanInput<'_>, out: &mut Plan) {
+    let listed: HashSet<&str> = input
+        .people
+        .iter()
+        .map(|p| p.id.as_str())
+        .chain(input.rejected.iter().map(|r| r.record_id.as_str()))
+        .collect();
+    let mut gone: Vec<&Account> = input
+        .snapshot
+        .accounts
+        .iter()
+        .filter(|a| {
+            a.first(&input.rules.anchor)
+                .is_some_and(|id| !listed.contains(id))
+        })
+        .collect();
+    gone.sort_by(|a, b| a.dn.cmp(&b.dn));
+    for account in gone {
+        let id = account.first(&input.rules.anchor).unwrap_or_default();
+        let mut pp = PersonPlan {
+            person_id: id.to_string(),
+            name: account.first("cn").unwrap_or(id).to_string(),
+            dn: Some(account.dn.clone()),
+            ops: Vec::new(),
+            leaver: true,
+            adopt: false,
+            note: None,
+        };
+        out.summary.gone += 1;
+        if let Some(why) = refuse_account(account, input.scope) {
+            pp.note(format!("no longer in HR, but {why}"));
+            pp.leaver = false;
+            out.people.push(pp);
+            continue;
+        }
+        pp.note("no longer in HR (absent from a complete listing): a leaver");
+        leave(account, input, due_for_delete(id, input), &mut pp);
+        out.people.push(pp);
+    }
+}
+
 type Planned = Option<(PersonPlan, Option<String>)>;
 
 fn quarantine(p: &Person, field: Option<&str>, reason: impl Into<String>) -> Quarantined {
@@ -326,13 +487,27 @@ fn quarantine(p: &Person, field: Option<&str>, reason: impl Into<String>) -> Qua
     }
 }
 
+/// Why hrsync must not write to this account, if it must not.
+fn refuse_account(account: &Account, scope: &WriteScope) -> Option<String> {
+    if account.is_protected() {
+        return Some(format!(
+            "{} is a protected account (adminCount, isCriticalSystemObject or a built-in privileged group): hrsync never writes to it; if this person should own it, an administrator must link it by hand",
+            account.dn
+        ));
+    }
+    scope.refuse(&account.dn)
+}
+
 /// Finds the person's account: by anchor, else by the secondary matches. Two candidates are a
-/// dispute, never a guess.
-fn correlate<'s>(p: &Person, input: &PlanInput<'s>) -> Result<Option<&'s Account>, Quarantined> {
+/// dispute, never a guess. Returns the account and whether it was found by a secondary match.
+fn correlate<'s>(
+    p: &Person,
+    input: &PlanInput<'s>,
+) -> Result<Option<(&'s Account, bool)>, Quarantined> {
     let anchor = &input.rules.anchor;
     let anchored = input.snapshot.by_anchor(&p.id);
     match anchored.as_slice() {
-        [one] => return Ok(Some(one)),
+        [one] => return Ok(Some((one, false))),
         [] => {}
         many => {
             let dns: Vec<&str> = many.iter().map(|a| a.dn.as_str()).collect();
@@ -340,7 +515,7 @@ fn correlate<'s>(p: &Person, input: &PlanInput<'s>) -> Result<Option<&'s Account
                 p,
                 Some(anchor),
                 format!(
-                    "disputed: {} accounts carry {anchor}={}: {}",
+                    "disputed: {} accounts carry {anchor}={}: {}; remove the anchor from all but one",
                     many.len(),
                     p.id,
                     dns.join("; ")
@@ -370,7 +545,7 @@ fn correlate<'s>(p: &Person, input: &PlanInput<'s>) -> Result<Option<&'s Account
                     one.dn
                 ),
             )),
-            _ => Ok(Some(one)),
+            _ => Ok(Some((one, true))),
         },
         many => {
             let dns: Vec<&str> = many.iter().map(|a| a.dn.as_str()).collect();
@@ -389,8 +564,62 @@ fn correlate<'s>(p: &Person, input: &PlanInput<'s>) -> Result<Option<&'s Account
 
 fn display_name(p: &Person) -> String {
     p.text("full_name")
-        .map(str::to_string)
+        .map(|n| crate::mapping::clean::clean(n).into_owned())
+        .filter(|n| !n.is_empty())
         .unwrap_or_else(|| p.id.clone())
+}
+
+/// The fields a template uses that are empty for this person, for messages.
+fn empty_fields(template: &str, p: &Person) -> Vec<String> {
+    let env = minijinja::Environment::new();
+    let Ok(t) = env.template_from_str(template) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = t
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| {
+            p.text(v)
+                .is_none_or(|s| crate::mapping::clean::clean(s).is_empty())
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Checks the rendered OU: a DN whose every value is non-empty, inside the managed OUs.
+fn check_ou(p: &Person, ou: &str, input: &PlanInput<'_>) -> Result<(), Quarantined> {
+    let template = input.rules.ou.as_deref().unwrap_or("directory.users_ou");
+    let valid = escape::parse_dn(ou)
+        .is_some_and(|rdns| !rdns.is_empty() && rdns.iter().all(|r| !r.value.trim().is_empty()));
+    if !valid {
+        let empty = empty_fields(template, p);
+        let hint = if empty.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ": {} empty for this person; give it a fallback, e.g. `{{{{ {}|default('Unassigned')|dn }}}}`",
+                empty.join(", "),
+                empty[0]
+            )
+        };
+        return Err(quarantine(
+            p,
+            Some("sync.ou"),
+            format!("sync.ou `{template}` renders `{ou}`, which is not a valid DN{hint}"),
+        ));
+    }
+    if !input.scope.contains(ou) {
+        return Err(quarantine(
+            p,
+            Some("sync.ou"),
+            format!(
+                "sync.ou renders {ou}, outside the managed OUs ({}): fix sync.ou or add the OU to directory.managed_ous",
+                input.scope.describe()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn plan_person(
@@ -405,111 +634,203 @@ fn plan_person(
     if !structure.in_scope {
         return Ok(None);
     }
-    let account = correlate(p, input)?;
+    let found = correlate(p, input)?;
+    if let Some((account, _)) = found
+        && let Some(why) = refuse_account(account, input.scope)
+    {
+        return Err(quarantine(p, Some(&input.rules.anchor), why));
+    }
     let target = target(p, input);
     let mut pp = PersonPlan {
         person_id: p.id.clone(),
         name: display_name(p),
-        dn: account.map(|a| a.dn.clone()),
+        dn: found.map(|(a, _)| a.dn.clone()),
         ops: Vec::new(),
         leaver: false,
+        adopt: found.is_some_and(|(_, secondary)| secondary),
         note: None,
     };
-    let manager_now = account.and_then(|a| a.first("manager").map(str::to_string));
+    let manager_now = found.and_then(|(a, _)| a.first("manager").map(str::to_string));
 
-    let Some(account) = account else {
+    let Some((account, _)) = found else {
         return match target {
             Target::Account { enabled } => {
+                check_ou(p, &structure.ou, input)?;
                 create(p, input, &structure, enabled, reserved, pp).map(|pp| Some((pp, None)))
             }
             Target::NotYet => {
-                pp.note = Some("pre-hire: the account is created closer to the start date".into());
+                pp.note("pre-hire: the account is created closer to the start date");
                 Ok(Some((pp, None)))
             }
             Target::Keep => {
-                pp.note = Some(format!(
+                pp.note(format!(
                     "status `{}` is unknown: no account is created",
                     p.source_status
                 ));
                 Ok(Some((pp, None)))
             }
             Target::Leaver { .. } => {
-                pp.note = Some("leaver without an account: nothing to do".into());
+                pp.note("leaver without an account: nothing to do");
                 Ok(Some((pp, None)))
             }
         };
     };
 
-    let dn = account.dn.clone();
+    if pp.adopt {
+        pp.note(format!(
+            "adopts {} (found by a secondary match): held until `hrsync approve`",
+            account.dn
+        ));
+    }
     match target {
-        Target::Leaver { delete: true } => {
-            pp.ops.push(Op::Delete { dn });
-            pp.dn = None;
-            pp.leaver = true;
-        }
-        Target::Leaver { delete: false } => {
-            pp.leaver = true;
-            if !account.is_disabled() {
-                pp.ops.push(Op::Disable { dn: dn.clone() });
-            }
-            let mut final_dn = dn.clone();
-            if let Some(ou) = input.disabled_ou
-                && let Some(moved) = move_to(&dn, ou)
-            {
-                pp.ops.push(Op::Move {
-                    from: dn.clone(),
-                    to: moved.clone(),
+        Target::Leaver { delete } => {
+            if pp.adopt {
+                // Taking over an account only to disable it: anchor it first, nothing else.
+                pp.ops.push(Op::Modify {
+                    dn: account.dn.clone(),
+                    changes: vec![anchor_change(account, p, input)],
                 });
-                final_dn = moved;
+                pp.note("a leaver in HR: adopted only; disable it by hand if it is theirs");
+            } else {
+                leave(account, input, delete, &mut pp);
             }
-            let member_of = account.groups();
-            for g in &input.rules.groups {
-                if member_of.contains(&normalize_dn(&g.dn)) {
-                    pp.ops.push(Op::RemoveFromGroup {
-                        group: g.dn.clone(),
-                        dn: final_dn.clone(),
-                    });
-                }
-            }
-            pp.dn = Some(final_dn);
         }
         Target::Account { .. } | Target::Keep | Target::NotYet => {
+            if matches!(target, Target::Account { .. }) {
+                check_ou(p, &structure.ou, input)?;
+            }
             update(p, input, &structure, account, target, reserved, &mut pp)?;
         }
     }
     Ok(Some((pp, manager_now)))
 }
 
-/// The first candidate nobody holds (the person's own current values count as free), reserved
-/// for this run; all taken quarantines the person with the candidates tried.
-fn pick_unique(
-    p: &Person,
+/// A leaver's operations: delete when due; else disable, move to the disabled OU, strip the
+/// managed groups.
+fn leave(account: &Account, input: &PlanInput<'_>, delete: bool, pp: &mut PersonPlan) {
+    let dn = account.dn.clone();
+    pp.leaver = true;
+    if delete {
+        pp.ops.push(Op::Delete { dn });
+        pp.dn = None;
+        return;
+    }
+    if !account.is_disabled() {
+        pp.ops.push(Op::Disable { dn: dn.clone() });
+    }
+    let mut final_dn = dn.clone();
+    if let Some(ou) = input.disabled_ou
+        && let Some(moved) = move_to(&dn, ou)
+    {
+        pp.ops.push(Op::Move {
+            from: dn.clone(),
+            to: moved.clone(),
+        });
+        final_dn = moved;
+    }
+    let member_of = account.groups();
+    for g in &input.rules.groups {
+        if member_of.contains(&normalize_dn(&g.dn)) {
+            pp.ops.push(Op::RemoveFromGroup {
+                group: g.dn.clone(),
+                dn: final_dn.clone(),
+            });
+        }
+    }
+    pp.dn = Some(final_dn);
+}
+
+fn anchor_change(account: &Account, p: &Person, input: &PlanInput<'_>) -> Change {
+    Change {
+        attribute: input.rules.anchor.clone(),
+        old: account.values(&input.rules.anchor).to_vec(),
+        new: Some(p.id.clone()),
+    }
+}
+
+/// The free candidates of a unique attribute, in order: the first is the value, the rest
+/// fallbacks (at most [`CREATE_FALLBACKS`]). The person's own current values count as free.
+fn free_candidates(
     u: &crate::mapping::UniqueRequest,
     own: &[String],
     snapshot: &Snapshot,
-    reserved: &mut Reserved,
-) -> Result<String, Quarantined> {
+    reserved: &Reserved,
+    limit: usize,
+) -> Vec<String> {
     let is_own = |c: &String| own.iter().any(|o| o.eq_ignore_ascii_case(c));
-    let Some(value) = u
-        .candidates
+    u.candidates
         .iter()
-        .find(|c| is_own(c) || !reserved.taken(snapshot, &u.attribute, c))
-    else {
-        return Err(quarantine(
-            p,
-            Some(&u.attribute),
-            format!(
-                "every candidate for {} is taken: {}",
-                u.attribute,
-                u.candidates.join(", ")
-            ),
-        ));
-    };
-    reserved.reserve(&u.attribute, value);
-    Ok(value.clone())
+        .filter(|c| c.chars().count() <= limit || is_own(c))
+        .filter(|c| is_own(c) || !reserved.taken(snapshot, &u.attribute, c))
+        .take(1 + CREATE_FALLBACKS)
+        .cloned()
+        .collect()
 }
 
-/// The DN after moving `dn` under `parent`, or `None` if it is there already.
+fn exhausted(p: &Person, u: &crate::mapping::UniqueRequest, limit: usize) -> Quarantined {
+    let too_long = u
+        .candidates
+        .iter()
+        .filter(|c| c.chars().count() > limit)
+        .count();
+    let extra = if too_long > 0 {
+        format!(" ({too_long} of them longer than the directory's limit of {limit} characters)")
+    } else {
+        String::new()
+    };
+    quarantine(
+        p,
+        Some(&u.attribute),
+        format!(
+            "every candidate for {} is taken in the directory (sAMAccountName and user principal names share one namespace){extra}: {}; add a fallback to mapping.attributes.{}",
+            u.attribute,
+            u.candidates.join(", "),
+            u.attribute
+        ),
+    )
+}
+
+/// The schema's limit for an attribute (AD's 20 for logon names).
+fn limit_of(attribute: &str, snapshot: &Snapshot) -> usize {
+    let key = attribute.to_ascii_lowercase();
+    let schema = snapshot.limits.get(&key).copied().unwrap_or(usize::MAX);
+    if key == "samaccountname" {
+        schema.min(SAM_MAX)
+    } else {
+        schema
+    }
+}
+
+/// Fits a value to the schema: cut when the rule says so, else a quarantine naming the limit.
+fn fit_value(
+    p: &Person,
+    attribute: &str,
+    value: String,
+    input: &PlanInput<'_>,
+) -> Result<String, Quarantined> {
+    let limit = limit_of(attribute, input.snapshot);
+    let len = value.chars().count();
+    if len <= limit {
+        return Ok(value);
+    }
+    match input.mapper.too_long(attribute) {
+        TooLong::Truncate => Ok(value
+            .chars()
+            .take(limit)
+            .collect::<String>()
+            .trim_end()
+            .to_string()),
+        TooLong::Quarantine => Err(quarantine(
+            p,
+            Some(attribute),
+            format!(
+                "{attribute} would be {len} characters; the directory allows {limit} (rangeUpper): shorten mapping.attributes.{attribute}, add max_len = {limit}, or set too_long = \"truncate\""
+            ),
+        )),
+    }
+}
+
+/// The DN of `dn` moved under `parent`, or `None` if it is there already.
 fn move_to(dn: &str, parent: &str) -> Option<String> {
     let (rdn, current_parent) = escape::split_first_rdn(dn)?;
     if normalize_dn(current_parent) == normalize_dn(parent) {
@@ -531,49 +852,108 @@ fn create(
         .mapper
         .map(p, None)
         .map_err(|e| quarantine(p, None, e.to_string()))?;
-    let mut attributes: BTreeMap<String, String> = mapped
-        .values
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect();
+    let mut attributes: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in mapped.values {
+        if let Some(v) = v {
+            let v = fit_value(p, &k, v, input)?;
+            attributes.insert(k, v);
+        }
+    }
+    // Each unique attribute: its value and up to CREATE_FALLBACKS further free candidates.
+    let mut options: Vec<(String, Vec<String>)> = Vec::new();
     for u in &mapped.unique {
-        let value = pick_unique(p, u, &[], input.snapshot, reserved)?;
-        attributes.insert(u.attribute.clone(), value);
+        let limit = limit_of(&u.attribute, input.snapshot);
+        let free = free_candidates(u, &[], input.snapshot, reserved, limit);
+        if free.is_empty() {
+            return Err(exhausted(p, u, limit));
+        }
+        options.push((u.attribute.clone(), free));
+    }
+    for required in ["sAMAccountName"] {
+        if !options
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(required))
+            && !attributes.keys().any(|k| k.eq_ignore_ascii_case(required))
+        {
+            return Err(quarantine(
+                p,
+                Some(required),
+                format!(
+                    "the mapping gives no {required} for this person: its template renders empty (check the person's name fields, or add a fallback candidate)"
+                ),
+            ));
+        }
     }
     let ou = &structure.ou;
-    let Some((cn, dn)) = structure
-        .cn_candidates
-        .iter()
-        .map(|cn| (cn, escape::cn_dn(cn, ou)))
-        .find(|(_, dn)| !input.snapshot.has_dn(dn) && !reserved.dns.contains(&normalize_dn(dn)))
-    else {
+    if structure.cn_candidates.is_empty() {
+        let empty = empty_fields(&input.rules.cn.join(" "), p);
         return Err(quarantine(
             p,
-            Some("cn"),
+            Some("sync.cn"),
             format!(
-                "every CN candidate is taken in {ou}: {}",
+                "every sync.cn candidate renders empty for this person{}; add a candidate that uses another field",
+                if empty.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} empty)", empty.join(", "))
+                }
+            ),
+        ));
+    }
+    let free_cns: Vec<(String, String)> = structure
+        .cn_candidates
+        .iter()
+        .map(|cn| (cn.clone(), escape::cn_dn(cn, ou)))
+        .filter(|(_, dn)| !reserved.dn_taken(input.snapshot, dn))
+        .take(1 + CREATE_FALLBACKS)
+        .collect();
+    let Some((cn, dn)) = free_cns.first().cloned() else {
+        return Err(quarantine(
+            p,
+            Some("sync.cn"),
+            format!(
+                "every CN candidate is taken in {ou}: {}; add a candidate to sync.cn (e.g. one with the id)",
                 structure.cn_candidates.join(", ")
             ),
         ));
     };
-    let cn = cn.clone();
-    reserved.dns.insert(normalize_dn(&dn));
-    for required in ["sAMAccountName"] {
-        if !attributes.keys().any(|k| k.eq_ignore_ascii_case(required)) {
-            return Err(quarantine(
-                p,
-                Some(required),
-                format!("the mapping gives no {required}: check the person's name fields"),
-            ));
-        }
+    for (attr, free) in &options {
+        attributes.insert(attr.clone(), free[0].clone());
+        reserved.names.insert(attr, &free[0]);
     }
+    reserved.dns.insert(normalize_dn(&dn));
+    let fallbacks: Vec<Fallback> = (1..=CREATE_FALLBACKS)
+        .filter_map(|i| {
+            let mut changed: BTreeMap<String, String> = options
+                .iter()
+                .filter_map(|(a, free)| free.get(i).map(|v| (a.clone(), v.clone())))
+                .collect();
+            let (fcn, fdn) = free_cns
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| (cn.clone(), dn.clone()));
+            if fcn != cn {
+                changed.insert("cn".to_string(), fcn);
+            }
+            (!changed.is_empty()).then_some(Fallback {
+                dn: fdn,
+                attributes: changed,
+            })
+        })
+        .collect();
     attributes.insert("cn".to_string(), cn);
     attributes.insert(input.rules.anchor.clone(), p.id.clone());
+    let password = input.rules.set_initial_password;
+    if !password && enabled {
+        pp.note("created disabled: set_initial_password is off, so an administrator sets the password and enables the account");
+    }
     pp.dn = Some(dn.clone());
     pp.ops.push(Op::Create {
         dn: dn.clone(),
         attributes,
-        enable: enabled,
+        enable: enabled && password,
+        password,
+        fallbacks,
     });
     for (g, want) in input.rules.groups.iter().zip(&structure.groups) {
         if *want {
@@ -606,17 +986,22 @@ fn update(
     for (attr, value) in &mapped.values {
         let old = account.values(attr).to_vec();
         match value {
-            Some(v) if old.len() != 1 || &old[0] != v => changes.push(Change {
-                attribute: attr.clone(),
-                old,
-                new: Some(v.clone()),
-            }),
+            Some(v) => {
+                let v = fit_value(p, attr, v.clone(), input)?;
+                if old.len() != 1 || old[0] != v {
+                    changes.push(Change {
+                        attribute: attr.clone(),
+                        old,
+                        new: Some(v),
+                    });
+                }
+            }
             None if !old.is_empty() => changes.push(Change {
                 attribute: attr.clone(),
                 old,
                 new: None,
             }),
-            _ => {}
+            None => {}
         }
     }
     for u in &mapped.unique {
@@ -627,7 +1012,14 @@ fn update(
         if keeps {
             continue;
         }
-        let value = pick_unique(p, u, &old, input.snapshot, reserved)?;
+        let limit = limit_of(&u.attribute, input.snapshot);
+        let Some(value) = free_candidates(u, &old, input.snapshot, reserved, limit)
+            .into_iter()
+            .next()
+        else {
+            return Err(exhausted(p, u, limit));
+        };
+        reserved.names.insert(&u.attribute, &value);
         changes.push(Change {
             attribute: u.attribute.clone(),
             old,
@@ -636,11 +1028,7 @@ fn update(
     }
     if account.first(&input.rules.anchor) != Some(p.id.as_str()) {
         // Adopted by a secondary match: anchor it.
-        changes.push(Change {
-            attribute: input.rules.anchor.clone(),
-            old: account.values(&input.rules.anchor).to_vec(),
-            new: Some(p.id.clone()),
-        });
+        changes.push(anchor_change(account, p, input));
     }
     if !changes.is_empty() {
         pp.ops.push(Op::Modify {
@@ -660,6 +1048,9 @@ fn update(
         final_dn = moved;
     }
     match target {
+        Target::Account { enabled: true } if account.is_disabled() && pp.adopt => pp.note(
+            "the adopted account is disabled and stays so: enable it by hand if it is theirs",
+        ),
         Target::Account { enabled: true } if account.is_disabled() => pp.ops.push(Op::Enable {
             dn: final_dn.clone(),
         }),
@@ -737,9 +1128,12 @@ mod tests {
         rules: SyncRules,
         mapper: Mapper,
         structure: Structure,
+        /// `None`: the people given are everyone (a complete listing).
+        incomplete: Option<String>,
     }
 
-    fn fixture(rules: SyncRules) -> Fixture {
+    fn fixture(mut rules: SyncRules) -> Fixture {
+        rules.set_initial_password = true;
         let mut cfg = MappingConfig::default();
         cfg.attributes.insert(
             "givenName".into(),
@@ -759,6 +1153,7 @@ mod tests {
             mapper: Mapper::new(&cfg).unwrap(),
             structure: Structure::new(&rules, OU).unwrap(),
             rules,
+            incomplete: None,
         }
     }
 
@@ -769,7 +1164,7 @@ mod tests {
         today: &str,
         disabled_on: &[(&str, &str)],
     ) -> Plan {
-        let snapshot = Snapshot::new(accounts, &f.rules.anchor, &["mail"], &["sAMAccountName"]);
+        let snapshot = Snapshot::new(accounts, &f.rules.anchor, &["mail"], &[], "corp.example");
         let disabled: HashMap<String, NaiveDate> = disabled_on
             .iter()
             .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
@@ -782,9 +1177,14 @@ mod tests {
             mapper: &f.mapper,
             structure: &f.structure,
             disabled_ou: Some("OU=Disabled,DC=corp,DC=example"),
+            scope: &WriteScope::new(&[
+                OU.to_string(),
+                "OU=Disabled,DC=corp,DC=example".to_string(),
+            ]),
             today: today.parse().unwrap(),
             termination_dates: &HashMap::new(),
             disabled_on: &disabled,
+            incomplete: f.incomplete.as_deref(),
         })
     }
 
@@ -809,9 +1209,16 @@ mod tests {
                 dn,
                 attributes,
                 enable,
+                password,
+                fallbacks,
             } => {
                 assert_eq!(dn, ADA);
+                assert!(password, "a new account gets its password in the add");
                 assert_eq!(attributes["sAMAccountName"], "ada2");
+                assert_eq!(
+                    fallbacks[0].attributes["sAMAccountName"], "ada3",
+                    "the next free candidate is kept for a refused add"
+                );
                 assert_eq!(attributes["employeeNumber"], "e1");
                 assert!(enable);
             }
@@ -939,5 +1346,347 @@ mod tests {
             &p.people[0].ops[0],
             Op::Create { enable: false, .. }
         ));
+    }
+
+    fn created_attributes(p: &Plan) -> &BTreeMap<String, String> {
+        match &p.people[0].ops[0] {
+            Op::Create { attributes, .. } => attributes,
+            other => panic!("expected a create, got {other:?}"),
+        }
+    }
+
+    fn mail_match() -> SyncRules {
+        SyncRules {
+            matches: vec![MatchRule {
+                person: "work_email".into(),
+                directory: "mail".into(),
+            }],
+            ..SyncRules::default()
+        }
+    }
+
+    #[test]
+    fn a_upn_at_the_realm_claims_its_prefix_as_a_logon_name() {
+        let f = fixture(SyncRules::default());
+        let legacy = account(
+            "CN=U1,OU=Legacy,DC=corp,DC=example",
+            &[
+                ("sAMAccountName", "u123456"),
+                ("userPrincipalName", "Ada.Lovelace@corp.example"),
+            ],
+        );
+        let p = run(
+            &f,
+            &[person("e1", Lifecycle::Active, &[])],
+            vec![legacy],
+            "2026-01-10",
+            &[],
+        );
+        assert_eq!(created_attributes(&p)["sAMAccountName"], "ada2");
+
+        // Another suffix claims nothing.
+        let other_suffix = account(
+            "CN=U2,OU=Legacy,DC=corp,DC=example",
+            &[("userPrincipalName", "ada.lovelace@partner.example")],
+        );
+        let p = run(
+            &f,
+            &[person("e1", Lifecycle::Active, &[])],
+            vec![other_suffix],
+            "2026-01-10",
+            &[],
+        );
+        assert_eq!(created_attributes(&p)["sAMAccountName"], "ada.lovelace");
+    }
+
+    #[test]
+    fn names_are_reserved_within_the_run() {
+        let f = fixture(SyncRules::default());
+        let twins = [
+            person("e1", Lifecycle::Active, &[]),
+            person("e2", Lifecycle::Active, &[]),
+        ];
+        let p = run(&f, &twins, vec![], "2026-01-10", &[]);
+        let sams: Vec<&str> = p
+            .people
+            .iter()
+            .map(|pp| match &pp.ops[0] {
+                Op::Create { attributes, .. } => attributes["sAMAccountName"].as_str(),
+                _ => "",
+            })
+            .collect();
+        assert_eq!(sams, ["ada.lovelace", "ada2"]);
+        let dns: HashSet<&str> = p.people.iter().filter_map(|pp| pp.dn.as_deref()).collect();
+        assert_eq!(dns.len(), 2, "CNs are unique within the OU too");
+    }
+
+    #[test]
+    fn a_protected_account_is_never_matched() {
+        let f = fixture(mail_match());
+        let admin = account(
+            "CN=Admin Ada,OU=Staff,DC=corp,DC=example",
+            &[
+                ("mail", "ada@corp.example"),
+                ("adminCount", "1"),
+                ("userAccountControl", "514"),
+            ],
+        );
+        for status in [Lifecycle::Active, Lifecycle::Terminated, Lifecycle::PreHire] {
+            let p = run(
+                &f,
+                &[person("e1", status, &[("work_email", "ada@corp.example")])],
+                vec![admin.clone()],
+                "2026-01-10",
+                &[],
+            );
+            assert!(p.people.is_empty(), "{:?}", p.people);
+            assert!(
+                p.quarantined[0].reason.contains("protected"),
+                "{:?}",
+                p.quarantined
+            );
+        }
+    }
+
+    #[test]
+    fn an_account_outside_the_managed_ous_is_quarantined_not_moved() {
+        let f = fixture(mail_match());
+        let legacy = account(
+            "CN=Ada,OU=Legacy,DC=corp,DC=example",
+            &[("mail", "ada@corp.example"), ("userAccountControl", "512")],
+        );
+        let p = run(
+            &f,
+            &[person(
+                "e1",
+                Lifecycle::Active,
+                &[("work_email", "ada@corp.example")],
+            )],
+            vec![legacy],
+            "2026-01-10",
+            &[],
+        );
+        assert!(p.people.is_empty());
+        assert!(
+            p.quarantined[0].reason.contains("outside the managed OUs"),
+            "{:?}",
+            p.quarantined
+        );
+    }
+
+    #[test]
+    fn adopting_is_marked_and_never_enables() {
+        let f = fixture(mail_match());
+        let old = account(
+            "CN=Ada,OU=Staff,DC=corp,DC=example",
+            &[("mail", "ada@corp.example"), ("userAccountControl", "514")],
+        );
+        let p = run(
+            &f,
+            &[person(
+                "e1",
+                Lifecycle::Active,
+                &[("work_email", "ada@corp.example")],
+            )],
+            vec![old],
+            "2026-01-10",
+            &[],
+        );
+        let pp = &p.people[0];
+        assert!(pp.adopt);
+        assert!(
+            !pp.ops.iter().any(|o| matches!(o, Op::Enable { .. })),
+            "{:?}",
+            pp.ops
+        );
+        assert!(pp.ops.iter().any(|o| matches!(o, Op::Modify { changes, .. }
+            if changes.iter().any(|c| c.attribute == "employeeNumber"))));
+        assert_eq!(p.summary.adopt, 1);
+    }
+
+    #[test]
+    fn an_anchored_account_gone_from_a_complete_listing_is_a_leaver() {
+        let mut f = fixture(SyncRules::default());
+        let gone = account(
+            "CN=Gone,OU=Staff,DC=corp,DC=example",
+            &[("employeeNumber", "e9"), ("userAccountControl", "512")],
+        );
+        let p = run(
+            &f,
+            &[person("e1", Lifecycle::Active, &[])],
+            vec![gone.clone()],
+            "2026-01-10",
+            &[],
+        );
+        let pp = p.people.iter().find(|pp| pp.person_id == "e9").unwrap();
+        assert!(pp.leaver);
+        assert!(matches!(pp.ops[0], Op::Disable { .. }), "{:?}", pp.ops);
+        assert_eq!(p.summary.gone, 1);
+
+        f.incomplete = Some("page 2 failed".into());
+        let p = run(
+            &f,
+            &[person("e1", Lifecycle::Active, &[])],
+            vec![gone],
+            "2026-01-10",
+            &[],
+        );
+        assert!(p.people.iter().all(|pp| pp.person_id != "e9"));
+        assert_eq!(p.destructive(), 0);
+    }
+
+    #[test]
+    fn an_ou_that_renders_empty_is_quarantined_at_plan_time_naming_sync_ou() {
+        let rules = SyncRules {
+            ou: Some("OU={{ department|dn }},OU=Staff,DC=corp,DC=example".into()),
+            ..SyncRules::default()
+        };
+        let f = fixture(rules);
+        let p = run(
+            &f,
+            &[person("e1", Lifecycle::Active, &[("department", " ")])],
+            vec![],
+            "2026-01-10",
+            &[],
+        );
+        let q = &p.quarantined[0];
+        assert_eq!(q.field.as_deref(), Some("sync.ou"));
+        assert!(q.reason.contains("department"), "{}", q.reason);
+    }
+
+    #[test]
+    fn values_are_held_against_the_schema() {
+        let mut cfg = MappingConfig::default();
+        cfg.attributes.insert(
+            "givenName".into(),
+            AttributeRule::template("{{ first_name }}"),
+        );
+        cfg.attributes
+            .insert("title".into(), AttributeRule::template("{{ job_title }}"));
+        let mut sam = AttributeRule::unique(["{{ first_name|lower }}"]);
+        sam.max_len = Some(20);
+        cfg.attributes.insert("sAMAccountName".into(), sam);
+        let mut rules = SyncRules::default();
+        rules.set_initial_password = true;
+        let f = Fixture {
+            mapper: Mapper::new(&cfg).unwrap(),
+            structure: Structure::new(&rules, OU).unwrap(),
+            rules,
+            incomplete: None,
+        };
+        let limits = |s: &mut Snapshot| {
+            s.limits = [("givenname", 64usize), ("title", 128), ("cn", 64)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+        };
+        let long = "A".repeat(300);
+        let people = [person(
+            "e1",
+            Lifecycle::Active,
+            &[("first_name", &long), ("job_title", "Eng")],
+        )];
+        let mut snapshot = Snapshot::new(vec![], "employeeNumber", &[], &[], "corp.example");
+        limits(&mut snapshot);
+        let input = |snapshot: &Snapshot, people: &[Person]| {
+            plan(&PlanInput {
+                people,
+                rejected: &[],
+                snapshot,
+                rules: &f.rules,
+                mapper: &f.mapper,
+                structure: &f.structure,
+                disabled_ou: None,
+                scope: &WriteScope::new(&[OU.to_string()]),
+                today: "2026-01-10".parse().unwrap(),
+                termination_dates: &HashMap::new(),
+                disabled_on: &HashMap::new(),
+                incomplete: None,
+            })
+        };
+        let p = input(&snapshot, &people);
+        let attrs = created_attributes(&p);
+        assert_eq!(attrs["givenName"].chars().count(), 64, "names are cut");
+        assert!(attrs["cn"].chars().count() <= 64);
+        assert!(attrs["sAMAccountName"].chars().count() <= 20);
+
+        let people = [person("e1", Lifecycle::Active, &[("job_title", &long)])];
+        let p = input(&snapshot, &people);
+        assert_eq!(p.quarantined[0].field.as_deref(), Some("title"));
+        assert!(
+            p.quarantined[0].reason.contains("128"),
+            "{}",
+            p.quarantined[0].reason
+        );
+    }
+
+    #[test]
+    fn managers_go_into_the_add_when_they_exist_and_are_never_oneself() {
+        let f = fixture(SyncRules::default());
+        let boss = account(
+            "CN=Boss,OU=Staff,DC=corp,DC=example",
+            &[
+                ("employeeNumber", "b1"),
+                ("userAccountControl", "512"),
+                ("givenName", "Ada"),
+                ("department", "Engineering"),
+                ("sAMAccountName", "boss"),
+            ],
+        );
+        let people = [
+            person("b1", Lifecycle::Active, &[]),
+            person(
+                "e1",
+                Lifecycle::Active,
+                &[("first_name", "Eve"), ("manager_employment_id", "b1")],
+            ),
+            person(
+                "e2",
+                Lifecycle::Active,
+                &[("first_name", "Sam"), ("manager_employment_id", "e2")],
+            ),
+            person(
+                "e3",
+                Lifecycle::Active,
+                &[("first_name", "Zed"), ("manager_employment_id", "e1")],
+            ),
+            person(
+                "e4",
+                Lifecycle::Active,
+                &[("first_name", "Kim"), ("manager_employment_id", "nobody")],
+            ),
+        ];
+        let p = run(&f, &people, vec![boss], "2026-01-10", &[]);
+        let of = |id: &str| p.people.iter().find(|pp| pp.person_id == id).unwrap();
+        assert_eq!(
+            match &of("e1").ops[0] {
+                Op::Create { attributes, .. } => attributes.get("manager").cloned(),
+                _ => None,
+            }
+            .as_deref(),
+            Some("CN=Boss,OU=Staff,DC=corp,DC=example")
+        );
+        assert!(
+            of("e2")
+                .note
+                .as_deref()
+                .unwrap_or("")
+                .contains("own manager")
+        );
+        assert!(
+            of("e3")
+                .ops
+                .iter()
+                .any(|o| matches!(o, Op::SetManager { .. })),
+            "a manager created in the same run is set after the creates"
+        );
+        assert!(
+            of("e4")
+                .note
+                .as_deref()
+                .unwrap_or("")
+                .contains("no account yet")
+        );
+        assert!(p.quarantined.is_empty(), "{:?}", p.quarantined);
     }
 }

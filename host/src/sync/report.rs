@@ -8,7 +8,7 @@ use super::plan::{Op, Plan};
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
     format!(
-        "{} people: {} create, {} update, {} move, {} enable, {} disable, {} delete, {} group changes, {} manager changes, {} unchanged, {} out of scope, {} quarantined",
+        "{} people: {} create, {} update, {} move, {} enable, {} disable, {} delete, {} group changes, {} manager changes, {} adopt, {} gone from HR, {} unchanged, {} out of scope, {} quarantined",
         s.people,
         s.create,
         s.update,
@@ -18,6 +18,8 @@ pub fn summary_line(plan: &Plan) -> String {
         s.delete,
         s.groups,
         s.managers,
+        s.adopt,
+        s.gone,
         s.unchanged,
         s.out_of_scope,
         s.quarantined
@@ -56,8 +58,14 @@ pub fn render(plan: &Plan, limit: Option<usize>) -> String {
                     dn,
                     attributes,
                     enable,
+                    password,
+                    ..
                 } => {
-                    let state = if *enable { "enabled" } else { "disabled" };
+                    let state = match (*enable, *password) {
+                        (true, _) => "enabled, random password",
+                        (false, true) => "disabled, random password",
+                        (false, false) => "disabled, no password",
+                    };
                     let _ = writeln!(out, "    create {dn} ({state})");
                     for (k, v) in attributes {
                         let _ = writeln!(out, "      {k}: {v:?}");
@@ -96,10 +104,16 @@ pub fn render(plan: &Plan, limit: Option<usize>) -> String {
                         new.as_deref().unwrap_or("(none)")
                     );
                 }
+                Op::ResetPassword { dn } => {
+                    let _ = writeln!(out, "    reset the password of {dn} (random)");
+                }
                 Op::Delete { dn } => {
                     let _ = writeln!(out, "    DELETE {dn}");
                 }
             }
+        }
+        if let Some(note) = &p.note {
+            let _ = writeln!(out, "    note: {note}");
         }
     }
     if shown < changing {
@@ -116,6 +130,12 @@ pub fn render(plan: &Plan, limit: Option<usize>) -> String {
             .map(|f| format!(", field `{f}`"))
             .unwrap_or_default();
         let _ = writeln!(out, "✗ quarantined {}{field}: {}", q.record_id, q.reason);
+    }
+    if let Some(why) = &plan.incomplete {
+        let _ = writeln!(
+            out,
+            "! the listing was incomplete ({why}): nobody became a leaver by absence"
+        );
     }
     let _ = writeln!(out, "{}", summary_line(plan));
     out
