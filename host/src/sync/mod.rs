@@ -279,6 +279,7 @@ impl Engine {
             "manager".into(),
             "adminCount".into(),
             "isCriticalSystemObject".into(),
+            "pwdLastSet".into(),
         ];
         attrs.extend(snapshot::NAMESPACE_ATTRIBUTES.iter().map(|a| a.to_string()));
         attrs.extend(rules.matches.iter().map(|m| m.directory.clone()));

@@ -1051,6 +1051,19 @@ fn update(
         Target::Account { enabled: true } if account.is_disabled() && pp.adopt => pp.note(
             "the adopted account is disabled and stays so: enable it by hand if it is theirs",
         ),
+        Target::Account { enabled: true } if account.is_disabled() && !account.has_password() => {
+            // Windows AD refuses to enable an account without a password.
+            if input.rules.set_initial_password {
+                pp.ops.push(Op::ResetPassword {
+                    dn: final_dn.clone(),
+                });
+                pp.ops.push(Op::Enable {
+                    dn: final_dn.clone(),
+                });
+            } else {
+                pp.note("the account has no password yet (pwdLastSet = 0) and set_initial_password is off: set a password and enable it by hand");
+            }
+        }
         Target::Account { enabled: true } if account.is_disabled() => pp.ops.push(Op::Enable {
             dn: final_dn.clone(),
         }),

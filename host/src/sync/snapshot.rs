@@ -48,6 +48,12 @@ impl Account {
             .is_some_and(uac::is_disabled)
     }
 
+    /// Whether the account has ever had a password set: `pwdLastSet` is not `0`. An account
+    /// read without the attribute counts as having one.
+    pub fn has_password(&self) -> bool {
+        self.first("pwdLastSet").is_none_or(|v| v.trim() != "0")
+    }
+
     /// Whether AD protects the account: `adminCount=1` (AdminSDHolder: members of the built-in
     /// privileged groups, now or once), `isCriticalSystemObject`, or a direct member of a
     /// built-in privileged group. hrsync never writes to it, whatever matches.
