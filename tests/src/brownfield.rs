@@ -21,7 +21,47 @@ use hrsync::directory::escape::escape_dn_value;
 use hrsync::directory::{DirEntry, DirectoryError};
 use serde_json::Value;
 
-use crate::world::{World, connect};
+use crate::fixtures::AdEnv;
+use crate::world::{World, connect, delete_tree};
+
+/// Deletes a test's OU when the test panics (see [`tidy_on_panic`]).
+pub struct TidyOnPanic {
+    ad: AdEnv,
+    ou: String,
+}
+
+/// A guard that deletes the world's OU if the test panics before [`World::cleanup`], so that a
+/// failing test does not leave hundreds of accounts holding names in the shared domain (names
+/// other tests then cannot have). Set `HRSYNC_KEEP_FAILED=1` to keep them for a look. Declare it
+/// after the `AD` lock guard and the world, so that it runs while the lock is still held.
+pub fn tidy_on_panic(world: &World) -> TidyOnPanic {
+    TidyOnPanic {
+        ad: world.ad.clone(),
+        ou: world.ou.clone(),
+    }
+}
+
+impl Drop for TidyOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() || std::env::var_os("HRSYNC_KEEP_FAILED").is_some() {
+            return;
+        }
+        let (ad, ou) = (self.ad.clone(), self.ou.clone());
+        // The test's runtime is unwinding on this thread: delete from a runtime of our own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let mut d = connect(&ad).await;
+                delete_tree(&mut d, &ou).await;
+                let _ = d.unbind().await;
+            });
+        })
+        .join();
+    }
+}
 
 /// Characters Active Directory refuses in `sAMAccountName` (as the `samsafe` filter removes them).
 const SAM_FORBIDDEN: &[char] = &[
@@ -265,9 +305,9 @@ fn picked(i: usize, share: f64) -> bool {
 
 /// Seeds the brownfield (see the module documentation). Call it before hrsync's first run.
 ///
-/// About `share` of the active people with a natural name get a colliding account; people whose
-/// name another active person (or another test in the domain) already holds are skipped and
-/// listed in [`Seeded::skipped`]. [`Style::MailOnly`] needs a `work_email`: without one the person
+/// About `share` of the active people with a natural name get a colliding account. When the name
+/// is already taken (by an account seeded here for a namesake, or elsewhere in the shared domain),
+/// the person is skipped and listed in [`Seeded::skipped`]. [`Style::MailOnly`] needs a `work_email`: without one the person
 /// gets an [`Style::NtLogin`] account instead.
 ///
 /// # Panics
@@ -299,14 +339,9 @@ pub async fn seed(world: &World, share: f64) -> Seeded {
             in_domain_admins: false,
         },
     };
-    // Natural names held by more than one active person are nobody's in particular: skip them.
-    let mut holders: HashMap<String, usize> = HashMap::new();
-    for e in &active {
-        if let Some(n) = natural_sam(e) {
-            *holders.entry(n.to_lowercase()).or_default() += 1;
-        }
-    }
     let mut chosen: BTreeSet<String> = BTreeSet::new();
+    // Natural names already claimed by an account seeded here (two people may share one).
+    let mut claimed: HashSet<String> = HashSet::new();
     let mut k = 0usize;
     for (i, e) in active
         .iter()
@@ -319,13 +354,6 @@ pub async fn seed(world: &World, share: f64) -> Seeded {
         let id = e["id"].as_str().unwrap().to_string();
         let natural = natural_sam(e).unwrap();
         chosen.insert(id.clone());
-        if holders.get(&natural.to_lowercase()).copied().unwrap_or(0) > 1 {
-            seeded.skipped.push((
-                id,
-                format!("{natural} is the natural name of several people"),
-            ));
-            continue;
-        }
         let work_email = e["work_email"].as_str().map(str::to_string);
         let mut style = match k % 3 {
             0 => Style::NtLogin,
@@ -334,6 +362,13 @@ pub async fn seed(world: &World, share: f64) -> Seeded {
         };
         if style == Style::MailOnly && work_email.is_none() {
             style = Style::NtLogin;
+        }
+        if style != Style::MailOnly && claimed.contains(&natural.to_lowercase()) {
+            seeded.skipped.push((
+                id,
+                format!("{natural} is already held by an account seeded for another person"),
+            ));
+            continue;
         }
         let display = e["full_name"].as_str().unwrap_or("").trim().to_string();
         let (sam, upn, mail) = match style {
@@ -357,6 +392,9 @@ pub async fn seed(world: &World, share: f64) -> Seeded {
         match add_with(&mut d, &legacy_ou, &account).await {
             Ok(dn) => {
                 k += 1;
+                if style != Style::MailOnly {
+                    claimed.insert(natural.to_lowercase());
+                }
                 match style {
                     Style::NtLogin => seeded.counts.nt_login += 1,
                     Style::Upn => seeded.counts.upn += 1,
