@@ -2,7 +2,8 @@
 //!
 //! Secrets are never written in the file: each is `{ env = "NAME" }` or `{ file = "/path" }`,
 //! read when the config is loaded and kept in a [`Secret`] that never prints. Relative paths are
-//! relative to the config file's folder. Every error names the file and the key.
+//! relative to the config file's folder (made absolute, so a relative `--config` works from any
+//! later working folder). Every error names the file and the key.
 //! `examples/hrsync.toml` is the commented reference.
 
 mod secret_ref;
@@ -17,6 +18,7 @@ pub use secret_ref::SecretRef;
 
 use crate::auth::{Credentials, RefreshTokenFile};
 use crate::automation::AutomationConfig;
+use crate::directory::escape::{Rdn, parse_dn};
 use crate::egress::AllowedHosts;
 use crate::http::Budget;
 use crate::mapping::MappingConfig;
@@ -35,6 +37,11 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error("cannot resolve the folder of the config file {path}: {source}")]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: `{key}`: {message}")]
     Invalid {
         path: PathBuf,
@@ -123,6 +130,8 @@ struct RawDirectory {
     users_ou: String,
     disabled_ou: Option<String>,
     #[serde(default)]
+    managed_ous: Option<Vec<String>>,
+    #[serde(default)]
     timeout_secs: Option<u64>,
     #[serde(default)]
     page_size: Option<i32>,
@@ -175,7 +184,7 @@ enum RawAuth {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The file it came from.
+    /// The file it came from, absolute.
     pub path: PathBuf,
     /// The SQLite store.
     pub store_path: PathBuf,
@@ -214,6 +223,8 @@ pub struct DirectorySettings {
     pub uniqueness_base_dn: String,
     pub users_ou: String,
     pub disabled_ou: Option<String>,
+    /// The OUs hrsync may write in (DNs under `base_dn`); default `users_ou` and `disabled_ou`.
+    pub managed_ous: Vec<String>,
     pub timeout: Duration,
     pub page_size: i32,
     /// LDAP writes in flight at once.
@@ -261,7 +272,11 @@ impl Config {
                 message: format!("{}{}", place.unwrap_or_default(), e.message()),
             }
         })?;
-        let base = path.parent().unwrap_or(Path::new("."));
+        let absolute = std::path::absolute(path).map_err(|source| ConfigError::Folder {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = absolute.parent().unwrap_or(Path::new("/"));
         let resolve = |p: &Path| {
             if p.is_absolute() {
                 p.to_path_buf()
@@ -277,24 +292,33 @@ impl Config {
 
         let directory = match raw.directory {
             None => None,
-            Some(d) => Some(DirectorySettings {
-                bind_password: d
-                    .bind_password
-                    .read(base)
-                    .map_err(|m| invalid("directory.bind_password", m))?,
-                url: d.url,
-                bind_dn: d.bind_dn,
-                ca_file: d.ca_file.as_deref().map(resolve),
-                starttls: d.starttls,
-                uniqueness_base_dn: d.uniqueness_base_dn.unwrap_or_else(|| d.base_dn.clone()),
-                base_dn: d.base_dn,
-                users_ou: d.users_ou,
-                disabled_ou: d.disabled_ou,
-                timeout: Duration::from_secs(d.timeout_secs.unwrap_or(30)),
-                page_size: d.page_size.unwrap_or(500),
-                concurrency: d.concurrency.unwrap_or(4).max(1),
-            }),
+            Some(d) => {
+                let managed_ous = managed_ous(&d).map_err(|(k, m)| invalid(k, m))?;
+                Some(DirectorySettings {
+                    bind_password: d
+                        .bind_password
+                        .read(base)
+                        .map_err(|m| invalid("directory.bind_password", m))?,
+                    url: d.url,
+                    bind_dn: d.bind_dn,
+                    ca_file: d.ca_file.as_deref().map(resolve),
+                    starttls: d.starttls,
+                    uniqueness_base_dn: d.uniqueness_base_dn.unwrap_or_else(|| d.base_dn.clone()),
+                    base_dn: d.base_dn,
+                    users_ou: d.users_ou,
+                    disabled_ou: d.disabled_ou,
+                    managed_ous,
+                    timeout: Duration::from_secs(d.timeout_secs.unwrap_or(30)),
+                    page_size: d.page_size.unwrap_or(500),
+                    concurrency: d.concurrency.unwrap_or(4).max(1),
+                })
+            }
         };
+        if let Some(d) = &directory {
+            raw.sync
+                .check_password_transport(&d.url, d.starttls)
+                .map_err(|m| invalid("sync.set_initial_password", m))?;
+        }
 
         let mut connectors = BTreeMap::new();
         for (name, c) in raw.connectors {
@@ -426,7 +450,7 @@ impl Config {
             outbound_allowed_hosts,
             automations: raw.automations,
             serve: raw.serve,
-            path: path.to_path_buf(),
+            path: absolute.clone(),
             store_path: resolve(raw.store.path.as_deref().unwrap_or(Path::new("hrsync.db"))),
             cache_dir: resolve(
                 raw.runtime
@@ -462,6 +486,81 @@ impl Config {
                 },
             })
     }
+}
+
+/// A DN's RDNs, or an error naming the key and the value.
+fn dn(key: &'static str, value: &str) -> Result<Vec<Rdn>, (&'static str, String)> {
+    parse_dn(value).ok_or_else(|| {
+        (
+            key,
+            format!("`{value}` is not a distinguished name (like OU=Staff,DC=corp,DC=example)"),
+        )
+    })
+}
+
+/// Whether `dn` is `ancestor` or lies under it: its last RDNs are the ancestor's, compared as AD
+/// does (attribute names ASCII case-insensitively, values case-insensitively).
+pub fn dn_within(dn: &[Rdn], ancestor: &[Rdn]) -> bool {
+    dn.len() >= ancestor.len()
+        && dn[dn.len() - ancestor.len()..]
+            .iter()
+            .zip(ancestor)
+            .all(|(a, b)| {
+                a.attr.eq_ignore_ascii_case(&b.attr)
+                    && a.value.to_lowercase() == b.value.to_lowercase()
+            })
+}
+
+/// Checks the directory's DNs and returns the managed OUs: each under `base_dn`, and
+/// `users_ou` and `disabled_ou` inside one of them.
+fn managed_ous(d: &RawDirectory) -> Result<Vec<String>, (&'static str, String)> {
+    let base = dn("directory.base_dn", &d.base_dn)?;
+    if let Some(u) = &d.uniqueness_base_dn {
+        dn("directory.uniqueness_base_dn", u)?;
+    }
+    let mut own: Vec<(&'static str, &String)> = vec![("directory.users_ou", &d.users_ou)];
+    if let Some(o) = &d.disabled_ou {
+        own.push(("directory.disabled_ou", o));
+    }
+    let own: Vec<(&'static str, &String, Vec<Rdn>)> = own
+        .into_iter()
+        .map(|(key, value)| dn(key, value).map(|rdns| (key, value, rdns)))
+        .collect::<Result<_, _>>()?;
+    let Some(listed) = &d.managed_ous else {
+        // The default: the OUs hrsync writes to itself, which must then lie under base_dn.
+        for (key, value, rdns) in &own {
+            if !dn_within(rdns, &base) {
+                return Err((
+                    key,
+                    format!("`{value}` is not under base_dn `{}`", d.base_dn),
+                ));
+            }
+        }
+        return Ok(own.into_iter().map(|(_, v, _)| v.clone()).collect());
+    };
+    let mut managed = Vec::with_capacity(listed.len());
+    for value in listed {
+        let rdns = dn("directory.managed_ous", value)?;
+        if !dn_within(&rdns, &base) {
+            return Err((
+                "directory.managed_ous",
+                format!("`{value}` is not under base_dn `{}`", d.base_dn),
+            ));
+        }
+        managed.push(rdns);
+    }
+    for (key, value, rdns) in &own {
+        if !managed.iter().any(|m| dn_within(rdns, m)) {
+            let name = key.trim_start_matches("directory.");
+            return Err((
+                "directory.managed_ous",
+                format!(
+                    "{name} `{value}` is not inside a managed OU; add \"{value}\" to managed_ous"
+                ),
+            ));
+        }
+    }
+    Ok(listed.clone())
 }
 
 #[cfg(test)]

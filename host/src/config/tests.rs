@@ -110,3 +110,138 @@ fn the_example_config_is_valid() {
     crate::sync::structure::Structure::new(&c.sync, &c.directory.as_ref().unwrap().users_ou)
         .unwrap();
 }
+
+/// A config with a directory (secrets from the file `pw` beside it); `directory` and `sync` are
+/// appended to their tables.
+fn with_directory(dir: &Path, directory: &str, sync: &str) -> Result<Config, ConfigError> {
+    std::fs::write(dir.join("pw"), "x").unwrap();
+    let text = format!(
+        r#"
+[directory]
+url = "ldaps://dc1.corp.example:636"
+bind_dn = "CN=svc,DC=corp,DC=example"
+bind_password = {{ file = "pw" }}
+base_dn = "DC=corp,DC=example"
+{directory}
+
+[sync]
+{sync}
+"#
+    );
+    Config::parse(&dir.join("hrsync.toml"), &text)
+}
+
+const OUS: &str = r#"users_ou = "OU=Staff,DC=corp,DC=example"
+disabled_ou = "OU=Disabled,DC=corp,DC=example""#;
+
+#[test]
+fn a_relative_config_path_resolves_every_path_to_an_absolute_one() {
+    let text = r#"
+[runtime]
+cache_dir = "cache"
+[connectors.remote]
+plugin = "remote.wasm"
+base_url = "https://gateway.remote.com"
+allowed_hosts = ["https://gateway.remote.com"]
+"#;
+    let c = Config::parse(Path::new("conf/hrsync.toml"), text).unwrap();
+    let folder = std::env::current_dir().unwrap().join("conf");
+    assert_eq!(c.cache_dir, folder.join("cache"));
+    assert_eq!(c.store_path, folder.join("hrsync.db"));
+    assert_eq!(
+        c.connector("remote").unwrap().plugin,
+        folder.join("remote.wasm")
+    );
+    assert!(c.cache_dir.is_absolute() && c.store_path.is_absolute());
+    assert_eq!(c.path, folder.join("hrsync.toml"));
+}
+
+#[test]
+fn managed_ous_default_to_the_users_and_disabled_ous() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = with_directory(dir.path(), OUS, "").unwrap();
+    let d = c.directory.unwrap();
+    assert_eq!(
+        d.managed_ous,
+        [
+            "OU=Staff,DC=corp,DC=example",
+            "OU=Disabled,DC=corp,DC=example"
+        ]
+    );
+}
+
+#[test]
+fn managed_ous_must_lie_under_base_dn_and_hold_the_users_ou() {
+    let dir = tempfile::tempdir().unwrap();
+    let managed = |list: &str| format!("{OUS}\nmanaged_ous = [{list}]");
+    let c = with_directory(
+        dir.path(),
+        &managed(r#""ou=people,dc=CORP,dc=example", "OU=Disabled,DC=corp,DC=example""#),
+        "",
+    );
+    let e = c.unwrap_err().to_string();
+    assert!(
+        e.contains("`directory.managed_ous`")
+            && e.contains("users_ou `OU=Staff,DC=corp,DC=example` is not inside a managed OU")
+            && e.contains(r#"add "OU=Staff,DC=corp,DC=example" to managed_ous"#),
+        "{e}"
+    );
+    let e = with_directory(
+        dir.path(),
+        &managed(r#""OU=Staff,DC=other,DC=example""#),
+        "",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("`directory.managed_ous`") && e.contains("OU=Staff,DC=other,DC=example"),
+        "{e}"
+    );
+    let e = with_directory(dir.path(), &managed(r#""OU=Staff,,DC=corp""#), "")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("is not a distinguished name"), "{e}");
+    let c = with_directory(dir.path(), &managed(r#""dc=Corp,dc=Example""#), "").unwrap();
+    assert_eq!(c.directory.unwrap().managed_ous, ["dc=Corp,dc=Example"]);
+}
+
+#[test]
+fn every_directory_dn_must_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = with_directory(dir.path(), "users_ou = \"Staff\"", "")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`directory.users_ou`") && e.contains("`Staff`"),
+        "{e}"
+    );
+    let e = with_directory(
+        dir.path(),
+        &format!("{OUS}\nuniqueness_base_dn = \"DC=corp,=example\""),
+        "",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("`directory.uniqueness_base_dn`"), "{e}");
+}
+
+#[test]
+fn an_initial_password_over_plain_ldap_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ldap = |extra: &str, sync: &str| {
+        std::fs::write(dir.path().join("pw"), "x").unwrap();
+        let text = format!(
+            "[directory]\nurl = \"ldap://dc1\"\nbind_dn = \"CN=svc,DC=x\"\nbind_password = {{ file = \"pw\" }}\nbase_dn = \"DC=x\"\nusers_ou = \"OU=Staff,DC=x\"\n{extra}\n[sync]\n{sync}\n"
+        );
+        Config::parse(&dir.path().join("hrsync.toml"), &text)
+    };
+    let e = ldap("", "").unwrap_err().to_string();
+    assert!(
+        e.contains("`sync.set_initial_password`")
+            && e.contains("only over LDAPS or StartTLS")
+            && e.contains("set_initial_password = false"),
+        "{e}"
+    );
+    ldap("starttls = true", "").unwrap();
+    ldap("", "set_initial_password = false").unwrap();
+}

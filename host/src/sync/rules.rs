@@ -36,7 +36,8 @@ pub struct SyncRules {
     pub groups: Vec<GroupRule>,
     /// The connector action that lists termination dates (`[{employment_id, termination_date}]`).
     pub termination_dates_action: Option<String>,
-    /// Set a random initial password and enable new accounts (needs LDAPS or StartTLS).
+    /// Set a random initial password and enable new accounts (the default; needs LDAPS or
+    /// StartTLS). `false` creates accounts disabled, without a password.
     pub set_initial_password: bool,
     /// Detail fetches allowed per run (new, changed and stale people first); `None` = no cap.
     pub max_detail_fetches: Option<usize>,
@@ -86,6 +87,24 @@ impl Default for Safety {
     }
 }
 
+impl SyncRules {
+    /// Refuses `set_initial_password` over a connection that would send the password in clear
+    /// text (AD also refuses a password over plain LDAP): it needs `ldaps://` or StartTLS.
+    pub fn check_password_transport(&self, url: &str, starttls: bool) -> Result<(), String> {
+        let ldaps = url
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("ldaps://"));
+        if !self.set_initial_password || ldaps || starttls {
+            return Ok(());
+        }
+        Err(format!(
+            "passwords can be set only over LDAPS or StartTLS, and the directory url `{url}` is \
+             plain LDAP: use an ldaps:// url or starttls = true, or set set_initial_password = \
+             false (then accounts are created disabled)"
+        ))
+    }
+}
+
 impl Default for SyncRules {
     fn default() -> Self {
         SyncRules {
@@ -103,10 +122,35 @@ impl Default for SyncRules {
             delete_after_days: None,
             groups: Vec::new(),
             termination_dates_action: None,
-            set_initial_password: false,
+            set_initial_password: true,
             max_detail_fetches: None,
             detail_max_age_days: 7,
             safety: Safety::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn an_initial_password_needs_ldaps_or_starttls() {
+        let rules = SyncRules::default();
+        assert!(rules.set_initial_password, "the default sets a password");
+        rules
+            .check_password_transport("LDAPS://dc1:636", false)
+            .unwrap();
+        rules.check_password_transport("ldap://dc1", true).unwrap();
+        let e = rules
+            .check_password_transport("ldap://dc1", false)
+            .unwrap_err();
+        assert!(e.contains("set_initial_password = false"), "{e}");
+        let off = SyncRules {
+            set_initial_password: false,
+            ..SyncRules::default()
+        };
+        off.check_password_transport("ldap://dc1", false).unwrap();
     }
 }
