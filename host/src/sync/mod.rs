@@ -458,9 +458,10 @@ impl Engine {
         if let Err(e) = dir.unbind().await {
             tracing::debug!(error = %e, "unbind after the directory check failed");
         }
+        let keep = source::used_fields(&self.config);
         let sourced = match &opts.only {
-            Some(id) => source::fetch_one(&self.connector, &self.store, id).await?,
-            None => source::fetch_all(&self.connector, &self.store, rules, progress).await?,
+            Some(id) => source::fetch_one(&self.connector, &self.store, id, &keep).await?,
+            None => source::fetch_all(&self.connector, &self.store, rules, &keep, progress).await?,
         };
         let incomplete = match &opts.only {
             Some(_) => Some("a run for one person: absence means nothing".to_string()),

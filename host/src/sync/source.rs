@@ -1,8 +1,14 @@
 //! Reading people from the connector while spending requests like money: list pages first, then
 //! details only for people who are new, changed or stale (pre-hires first), within the budget;
 //! every detail is cached in the store as it arrives, so an interrupted load resumes.
+//!
+//! A listing cannot run away: a failed page, a repeated cursor, too many pages or a person listed
+//! twice end it as incomplete (the people listed so far are kept, and the plan makes nobody a
+//! leaver by absence). People keep only the fields the configuration uses ([`retain`]).
 
-use std::collections::HashMap;
+pub mod retain;
+
+use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 
@@ -12,7 +18,12 @@ use super::progress::Progress;
 use super::rules::SyncRules;
 use crate::connector::{Connector, ConnectorError, Rejected};
 use crate::mapping::{Lifecycle, Person};
-use crate::store::{PersonState, Store};
+use crate::store::{PersonState, Store, StoreError};
+
+pub use retain::{FieldSet, retained, used_fields};
+
+/// A listing stops (incomplete) after this many pages.
+pub const MAX_PAGES: usize = 10_000;
 
 /// What the source stage produced.
 #[derive(Debug, Default)]
@@ -23,6 +34,73 @@ pub struct Sourced {
     pub fetched: usize,
     /// People still without a detail (budget spent or rate limited); fetched next run.
     pub deferred: usize,
+    /// Why the listing did not complete (`None` when it did, and for one person).
+    pub incomplete: Option<String>,
+}
+
+/// The bookkeeping of one listing: pages, cursors and people seen so far.
+#[derive(Debug, Default)]
+struct Listing {
+    /// Pages received.
+    pages: usize,
+    cursors: HashSet<String>,
+    ids: HashSet<String>,
+    /// Listings of a person already listed (skipped), and the first such person.
+    duplicates: usize,
+    first_duplicate: Option<String>,
+}
+
+impl Listing {
+    /// Counts a page and keeps its people not listed before (the first listing of a person wins).
+    fn page(&mut self, people: Vec<Person>) -> Vec<Person> {
+        self.pages += 1;
+        let mut fresh = Vec::with_capacity(people.len());
+        for p in people {
+            if self.ids.insert(p.id.clone()) {
+                fresh.push(p);
+            } else {
+                self.duplicates += 1;
+                self.first_duplicate.get_or_insert_with(|| p.id.clone());
+            }
+        }
+        fresh
+    }
+
+    /// Whether the page at `cursor` may be fetched: not when the cursor was seen before or the
+    /// page cap is reached (the reason says which).
+    fn next(&mut self, cursor: &str) -> Result<(), String> {
+        if !self.cursors.insert(cursor.to_string()) {
+            return Err(format!(
+                "page {} returned the cursor of an earlier page (`{cursor}`): the listing would loop",
+                self.pages
+            ));
+        }
+        if self.pages >= MAX_PAGES {
+            return Err(format!(
+                "the listing has more than {MAX_PAGES} pages; stopped there"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The number of the page about to be fetched.
+    fn upcoming(&self) -> usize {
+        self.pages + 1
+    }
+
+    /// Why the listing is incomplete: `stopped` (a failed page, a loop, the cap) and duplicates.
+    fn incomplete(&self, stopped: Option<String>) -> Option<String> {
+        let duplicates = self.first_duplicate.as_ref().map(|id| {
+            format!(
+                "person `{id}` was listed twice ({} duplicate listing(s) skipped, the first kept): pages moved while they were read",
+                self.duplicates
+            )
+        });
+        match (stopped, duplicates) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 fn quarantined(r: Rejected) -> Quarantined {
@@ -33,10 +111,22 @@ fn quarantined(r: Rejected) -> Quarantined {
     }
 }
 
-/// A stable hash of what the list says of a person.
-fn list_hash(p: &Person) -> String {
-    let json = serde_json::to_vec(&(&p.status, &p.source_status, &p.fields)).unwrap_or_default();
+/// A stable hash of what the list says of a person (its kept fields) and of which fields are
+/// kept: when the configuration starts using another field, every cached detail is stale.
+fn list_hash(p: &Person, keep: &FieldSet) -> String {
+    let json =
+        serde_json::to_vec(&(&p.status, &p.source_status, &p.fields, keep)).unwrap_or_default();
     hex::encode(&Sha256::digest(&json)[..12])
+}
+
+/// Caches a person's detail (only the kept fields).
+fn save(store: &Store, p: &Person, list_hash: Option<&str>) -> Result<(), SyncError> {
+    let json = serde_json::to_string(p).map_err(|source| StoreError::Json {
+        what: "encoding a detail",
+        source,
+    })?;
+    store.save_detail(&p.id, list_hash, &json)?;
+    Ok(())
 }
 
 /// The detail overlaid with the (newer) list fields and status.
@@ -70,17 +160,19 @@ fn is_stale(state: &PersonState, max_age_days: i64) -> bool {
     }
 }
 
-/// Fetches one person (for `--only` and events): one detail request.
+/// Fetches one person (for `--only` and events): one detail request. Only the fields in `keep`
+/// are stored and returned.
 pub async fn fetch_one(
     connector: &Connector,
     store: &Store,
     id: &str,
+    keep: &FieldSet,
 ) -> Result<Sourced, SyncError> {
     let mut out = Sourced::default();
     match connector.get(id).await? {
         Ok(p) => {
-            let json = serde_json::to_string(&p).unwrap_or_default();
-            store.save_detail(&p.id, None, &json)?;
+            let p = retained(&p, keep);
+            save(store, &p, None)?;
             out.fetched = 1;
             out.people.push(p);
         }
@@ -89,37 +181,58 @@ pub async fn fetch_one(
     Ok(out)
 }
 
-/// Lists everyone, then fetches the details that are needed.
+/// Lists everyone, then fetches the details that are needed. Only the fields in `keep` are
+/// stored and returned. A listing that cannot complete ends early with the reason in
+/// [`Sourced::incomplete`]; refused credentials and plugin failures are errors.
 pub async fn fetch_all(
     connector: &Connector,
     store: &Store,
     rules: &SyncRules,
+    keep: &FieldSet,
     progress: &Progress,
 ) -> Result<Sourced, SyncError> {
     let mut out = Sourced::default();
     let mut listed: Vec<Person> = Vec::new();
+    let mut listing = Listing::default();
     let mut cursor: Option<String> = None;
+    let mut stopped: Option<String> = None;
     let bar = progress.bar("listing", None);
     loop {
-        let page = connector.list(cursor.as_deref()).await?;
+        let number = listing.upcoming();
+        let page = match connector.list(cursor.as_deref()).await {
+            Ok(page) => page,
+            Err(e @ (ConnectorError::Failed { auth: true, .. } | ConnectorError::Plugin(_))) => {
+                return Err(e.into());
+            }
+            Err(e) => {
+                stopped = Some(format!("page {number} failed: {e}"));
+                break;
+            }
+        };
         if let Some(total) = page.total {
             bar.set_length(u64::from(total));
         }
         bar.inc((page.people.len() + page.rejected.len()) as u64);
         out.rejected
             .extend(page.rejected.into_iter().map(quarantined));
-        listed.extend(page.people);
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
+        listed.extend(listing.page(page.people).iter().map(|p| retained(p, keep)));
+        let Some(next) = page.next_cursor else { break };
+        if let Err(reason) = listing.next(&next) {
+            stopped = Some(reason);
+            break;
         }
+        cursor = Some(next);
     }
     bar.finish(&format!("listed {} people", listed.len()));
+    out.incomplete = listing.incomplete(stopped);
+    if let Some(why) = &out.incomplete {
+        tracing::warn!(listed = listed.len(), "the listing is incomplete: {why}");
+    }
 
     let states = store.person_states()?;
     let hashes: Vec<(String, String)> = listed
         .iter()
-        .map(|p| (p.id.clone(), list_hash(p)))
+        .map(|p| (p.id.clone(), list_hash(p, keep)))
         .collect();
     store.save_list_hashes(&hashes)?;
     let hash_of: HashMap<&str, &str> = hashes
@@ -153,8 +266,8 @@ pub async fn fetch_all(
         let p = &listed[*i];
         match connector.get(&p.id).await {
             Ok(Ok(detail)) => {
-                let json = serde_json::to_string(&detail).unwrap_or_default();
-                store.save_detail(&p.id, hash_of.get(p.id.as_str()).copied(), &json)?;
+                let detail = retained(&detail, keep);
+                save(store, &detail, hash_of.get(p.id.as_str()).copied())?;
                 details.insert(p.id.clone(), detail);
                 out.fetched += 1;
             }
@@ -194,9 +307,11 @@ pub async fn fetch_all(
             continue;
         }
         let state = states.get(&p.id);
+        // Details cached before the configuration dropped a field are trimmed here too.
         let cached = state
             .and_then(|s| s.detail.as_deref())
-            .and_then(|d| serde_json::from_str::<Person>(d).ok());
+            .and_then(|d| serde_json::from_str::<Person>(d).ok())
+            .map(|d| retained(&d, keep));
         let current =
             state.and_then(|s| s.detail_hash.as_deref()) == hash_of.get(p.id.as_str()).copied();
         out.people.push(match cached {
@@ -206,4 +321,84 @@ pub async fn fetch_all(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn person(id: &str) -> Person {
+        Person {
+            id: id.to_string(),
+            status: Lifecycle::Active,
+            source_status: "active".into(),
+            fields: Default::default(),
+            raw: None,
+            complete: false,
+        }
+    }
+
+    fn ids(people: &[Person]) -> Vec<&str> {
+        people.iter().map(|p| p.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_complete_listing_has_no_reason() {
+        let mut l = Listing::default();
+        assert_eq!(ids(&l.page(vec![person("a"), person("b")])), ["a", "b"]);
+        l.next("c2").unwrap();
+        assert_eq!(l.upcoming(), 2);
+        assert_eq!(ids(&l.page(vec![person("c")])), ["c"]);
+        assert_eq!(l.incomplete(None), None);
+    }
+
+    #[test]
+    fn a_repeated_cursor_stops_the_listing() {
+        let mut l = Listing::default();
+        l.page(vec![person("a")]);
+        l.next("c2").unwrap();
+        l.page(vec![person("b")]);
+        l.next("c3").unwrap();
+        l.page(vec![person("c")]);
+        let e = l.next("c2").unwrap_err();
+        assert!(e.contains("page 3") && e.contains("`c2`"), "{e}");
+    }
+
+    #[test]
+    fn a_person_listed_twice_is_kept_once_and_makes_the_listing_incomplete() {
+        let mut l = Listing::default();
+        l.page(vec![person("a"), person("b")]);
+        l.next("c2").unwrap();
+        assert_eq!(
+            ids(&l.page(vec![person("b"), person("c"), person("a")])),
+            ["c"]
+        );
+        let why = l.incomplete(None).unwrap();
+        assert!(why.contains("`b`") && why.contains("2 duplicate"), "{why}");
+        let both = l.incomplete(Some("page 3 failed: 503".into())).unwrap();
+        assert!(both.starts_with("page 3 failed: 503; person `b`"), "{both}");
+    }
+
+    #[test]
+    fn the_page_cap_stops_the_listing() {
+        let mut l = Listing::default();
+        for i in 0..MAX_PAGES {
+            l.page(Vec::new());
+            if i + 1 < MAX_PAGES {
+                l.next(&format!("c{i}")).unwrap();
+            }
+        }
+        let e = l.next("one-more").unwrap_err();
+        assert!(e.contains("more than 10000 pages"), "{e}");
+    }
+
+    #[test]
+    fn the_hash_changes_when_the_kept_fields_do() {
+        let p = person("a");
+        assert_ne!(
+            list_hash(&p, &FieldSet::engine()),
+            list_hash(&p, &FieldSet::everything())
+        );
+    }
 }
