@@ -356,9 +356,19 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             command: ConfigCommand::Check,
         } => {
             let config = load(&cli)?;
-            crate::mapping::Mapper::new(&config.mapping)?;
-            if let Some(d) = &config.directory {
-                crate::sync::structure::Structure::new(&config.sync, &d.users_ou)?;
+            let problems = crate::config::check(&config);
+            if !problems.is_empty() {
+                for p in &problems {
+                    eprintln!("error: {p}");
+                }
+                return Err(Failure {
+                    message: format!(
+                        "{}: {} problem(s); a later command would refuse this configuration",
+                        config.path.display(),
+                        problems.len()
+                    ),
+                    code: 1,
+                });
             }
             println!(
                 "{}: ok ({} connector(s), {} mapped attribute(s))",

@@ -6,6 +6,7 @@
 //! later working folder). Every error names the file and the key.
 //! `examples/hrsync.toml` is the commented reference.
 
+mod check;
 mod secret_ref;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use check::check;
 pub use secret_ref::SecretRef;
 
 use crate::auth::{Credentials, RefreshTokenFile};

@@ -1,0 +1,178 @@
+//! `hrsync config check`: everything a later command would reject, found up front, all at once.
+//!
+//! [`Config::load`](super::Config::load) stops at the first error in the file's shape; [`check`]
+//! goes on to what is refused later — the mapping, the `[sync]` templates, the time zone, the sync
+//! connector, template steps, every template's syntax — and reports every problem, each naming
+//! its key.
+
+use minijinja::Environment;
+
+use super::{Config, ConfigError};
+use crate::orchestration::{StepAction, parse_duration};
+use crate::sync::source::retain::{Scope, sources};
+
+/// Every problem with a loaded configuration (empty when it is ready to use).
+pub fn check(config: &Config) -> Vec<ConfigError> {
+    let mut problems = Vec::new();
+    let mut invalid = |key: &str, message: String| {
+        problems.push(ConfigError::Invalid {
+            path: config.path.clone(),
+            key: key.to_string(),
+            message,
+        });
+    };
+    if let Err(e) = crate::mapping::Mapper::new(&config.mapping) {
+        invalid("mapping.attributes", e.to_string());
+    }
+    match &config.directory {
+        None => invalid(
+            "directory",
+            "there is no [directory] section; plan, sync and serve need one".to_string(),
+        ),
+        Some(d) => {
+            if let Err(e) = crate::sync::structure::Structure::new(&config.sync, &d.users_ou) {
+                invalid("sync", e.to_string());
+            }
+        }
+    }
+    if config.sync.time_zone.parse::<chrono_tz::Tz>().is_err() {
+        invalid(
+            "sync.time_zone",
+            format!(
+                "`{}` is not a time zone name (e.g. Europe/Berlin)",
+                config.sync.time_zone
+            ),
+        );
+    }
+    if let Err(e) = config.connector(&config.sync.connector) {
+        invalid("sync.connector", sync_connector(config, &e));
+    }
+    for (key, message) in step_problems(config) {
+        invalid(&key, message);
+    }
+    let env = Environment::new();
+    // `[mapping]` and `[sync]` templates were compiled above, with their filters.
+    for source in sources(config).iter().filter(|s| s.scope == Scope::Person) {
+        if let Err(e) = source.variables(&env) {
+            invalid(
+                &source.key,
+                format!("`{}` does not compile: {e}", source.text),
+            );
+        }
+    }
+    problems
+}
+
+/// Why `sync.connector` names no connector.
+fn sync_connector(config: &Config, e: &ConfigError) -> String {
+    match e {
+        ConfigError::Invalid { message, .. } => {
+            format!("`{}`: {message}", config.sync.connector)
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Template steps whose `on_failure` names no template or whose wait is not a duration.
+fn step_problems(config: &Config) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (name, template) in &config.templates {
+        for (i, step) in template.steps.iter().enumerate() {
+            let key = format!("templates.{name}.steps[{i}]");
+            if let Some(next) = &step.on_failure
+                && !matches!(next.as_str(), "stop" | "continue")
+                && !config.templates.contains_key(next)
+            {
+                out.push((
+                    format!("{key}.on_failure"),
+                    format!("`{next}` is not stop, continue or a configured template"),
+                ));
+            }
+            if let StepAction::Wait { duration } = &step.action
+                && let Err(m) = parse_duration(duration)
+            {
+                out.push((format!("{key}.duration"), m));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const BASE: &str = r#"
+[directory]
+url = "ldaps://dc1.corp.example:636"
+bind_dn = "CN=svc,DC=corp,DC=example"
+bind_password = { file = "pw" }
+base_dn = "DC=corp,DC=example"
+users_ou = "OU=Staff,DC=corp,DC=example"
+
+[connectors.remote]
+plugin = "remote.wasm"
+base_url = "https://gateway.remote.com"
+allowed_hosts = ["https://gateway.remote.com"]
+"#;
+
+    fn problems(extra: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "x").unwrap();
+        let text = format!("{BASE}{extra}");
+        let c = Config::parse(&dir.path().join("hrsync.toml"), &text).unwrap();
+        check(&c).into_iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn a_good_config_has_no_problems() {
+        assert_eq!(problems(""), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let p = problems(
+            r#"
+[sync]
+connector = "bamboo"
+time_zone = "Mars/Olympus"
+
+[templates.offboard]
+steps = [
+  { kind = "wait", duration = "3 days", on_failure = "escalate" },
+  { kind = "directory", operation = "disable", when = "person.status ==" },
+]
+"#,
+        );
+        let has = |key: &str, text: &str| {
+            p.iter()
+                .any(|e| e.contains(&format!("`{key}`")) && e.contains(text))
+        };
+        assert!(has("sync.time_zone", "Mars/Olympus"), "{p:#?}");
+        assert!(has("sync.connector", "configured: remote"), "{p:#?}");
+        assert!(
+            has("templates.offboard.steps[0].on_failure", "escalate"),
+            "{p:#?}"
+        );
+        assert!(
+            has("templates.offboard.steps[0].duration", "3 days"),
+            "{p:#?}"
+        );
+        assert!(
+            has("templates.offboard.steps[1].when", "does not compile"),
+            "{p:#?}"
+        );
+        assert_eq!(p.len(), 5, "{p:#?}");
+    }
+
+    #[test]
+    fn a_mapping_that_does_not_compile_is_reported() {
+        let p = problems("[mapping.attributes]\nsn = \"{{ last_name \"\n");
+        assert!(
+            p.iter()
+                .any(|e| e.contains("`mapping.attributes`") && e.contains("sn")),
+            "{p:#?}"
+        );
+    }
+}
