@@ -441,6 +441,41 @@ impl Directory {
         }
     }
 
+    /// Adds (or removes) many members in one modify. AD applies it whole or not at all: a
+    /// member that is already there (or, for a removal, not there) fails the whole batch, so
+    /// callers fall back to [`Directory::add_member`] / [`Directory::remove_member`] one by one.
+    #[instrument(name = "directory.change_members", level = "debug", skip_all, fields(group = %group_dn, members = members.len(), add))]
+    pub async fn change_members(
+        &mut self,
+        group_dn: &str,
+        members: &[String],
+        add: bool,
+    ) -> Result<(), DirectoryError> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        let attr = b"member".to_vec();
+        let values: HashSet<Vec<u8>> = members.iter().map(|m| m.as_bytes().to_vec()).collect();
+        let change = if add {
+            Mod::Add(attr, values)
+        } else {
+            Mod::Delete(attr, values)
+        };
+        let res = self
+            .ldap
+            .with_timeout(self.timeout)
+            .modify(group_dn, vec![change])
+            .await;
+        let operation = if add {
+            Operation::AddMember
+        } else {
+            Operation::RemoveMember
+        };
+        let what = format!("{group_dn} ({} members)", members.len());
+        self.check(res, operation, &what, &["member"])?;
+        Ok(())
+    }
+
     /// True when the group's `member` attribute holds `member_dn`.
     pub async fn is_member(
         &mut self,

@@ -68,7 +68,11 @@ struct Outcomes {
     failed_creates: HashSet<String>,
 }
 
-/// Applies the plans.
+/// Members per group modify: AD takes a few hundred values in one write comfortably.
+const GROUP_BATCH: usize = 250;
+
+/// Applies the plans: each person's account operations, then every membership change gathered
+/// per group (one modify for many members), then managers.
 pub async fn apply(
     people: Vec<PersonPlan>,
     ctx: &ApplyContext,
@@ -77,22 +81,26 @@ pub async fn apply(
     let total: usize = people.iter().map(|p| p.ops.len()).sum();
     let bar = Arc::new(progress.bar("applying", Some(total as u64)));
     let is_manager = |o: &Op| matches!(o, Op::SetManager { .. });
-    let managers: Vec<PersonPlan> = people
-        .iter()
-        .map(|p| PersonPlan {
-            ops: p.ops.iter().filter(|o| is_manager(o)).cloned().collect(),
-            ..p.clone()
-        })
-        .collect();
+    let is_group = |o: &Op| matches!(o, Op::AddToGroup { .. } | Op::RemoveFromGroup { .. });
+    let only = |p: &PersonPlan, keep: &dyn Fn(&Op) -> bool| PersonPlan {
+        ops: p.ops.iter().filter(|o| keep(o)).cloned().collect(),
+        ..p.clone()
+    };
+    let managers: Vec<PersonPlan> = people.iter().map(|p| only(p, &is_manager)).collect();
+    let groups: Vec<PersonPlan> = people.iter().map(|p| only(p, &is_group)).collect();
     let first: Vec<PersonPlan> = people
-        .into_iter()
-        .map(|p| PersonPlan {
-            ops: p.ops.iter().filter(|o| !is_manager(o)).cloned().collect(),
-            ..p
-        })
+        .iter()
+        .map(|p| only(p, &|o| !is_manager(o) && !is_group(o)))
         .collect();
     let outcomes = Arc::new(Mutex::new(Outcomes::default()));
     let mut out = run_phase(first, ctx, bar.clone(), outcomes.clone()).await?;
+
+    let failed: HashSet<String> = out.failed.iter().map(|q| q.record_id.clone()).collect();
+    let memberships = gather_memberships(groups, &failed, &outcomes);
+    let grouped = apply_memberships(memberships, ctx, &bar).await?;
+    out.operations += grouped.operations;
+    out.failed.extend(grouped.failed);
+
     let failed: HashSet<String> = out.failed.iter().map(|q| q.record_id.clone()).collect();
     let (managers, notes) = settle_managers(managers, &failed, &outcomes);
     out.notes.extend(notes);
@@ -105,6 +113,150 @@ pub async fn apply(
         out.failed.len()
     ));
     Ok(out)
+}
+
+/// One membership change of one person.
+#[derive(Debug, Clone, PartialEq)]
+struct Membership {
+    person_id: String,
+    member: String,
+}
+
+/// Membership changes by (group, add?), for people whose account operations succeeded, with
+/// DNs of accounts created at a fallback followed.
+fn gather_memberships(
+    people: Vec<PersonPlan>,
+    failed_people: &HashSet<String>,
+    outcomes: &Mutex<Outcomes>,
+) -> std::collections::BTreeMap<(String, bool), Vec<Membership>> {
+    let landed = outcomes
+        .lock()
+        .map(|o| o.landed.clone())
+        .unwrap_or_default();
+    let mut out: std::collections::BTreeMap<(String, bool), Vec<Membership>> = Default::default();
+    for p in people {
+        if failed_people.contains(&p.person_id) {
+            continue;
+        }
+        for op in p.ops {
+            let (group, dn, add) = match op {
+                Op::AddToGroup { group, dn } => (group, dn, true),
+                Op::RemoveFromGroup { group, dn } => (group, dn, false),
+                _ => continue,
+            };
+            let member = landed.get(&normalize_dn(&dn)).cloned().unwrap_or(dn);
+            out.entry((group, add)).or_default().push(Membership {
+                person_id: p.person_id.clone(),
+                member,
+            });
+        }
+    }
+    out
+}
+
+/// Writes the membership changes, a batch per modify; a batch AD refuses is retried member by
+/// member, so only the member at fault is reported.
+async fn apply_memberships(
+    changes: std::collections::BTreeMap<(String, bool), Vec<Membership>>,
+    ctx: &ApplyContext,
+    bar: &super::progress::Bar,
+) -> Result<Applied, SyncError> {
+    let mut out = Applied::default();
+    if changes.is_empty() {
+        return Ok(out);
+    }
+    let mut dir = Directory::connect(&ctx.directory).await?;
+    for ((group, add), members) in changes {
+        let name = if add {
+            "add-to-group"
+        } else {
+            "remove-from-group"
+        };
+        for batch in members.chunks(GROUP_BATCH) {
+            let span = tracing::info_span!("group", %group, add, members = batch.len());
+            let part = apply_batch(&mut dir, ctx, &group, add, name, batch)
+                .instrument(span)
+                .await;
+            out.operations += part.operations;
+            out.failed.extend(part.failed);
+            bar.inc(batch.len() as u64);
+        }
+    }
+    if let Err(e) = dir.unbind().await {
+        tracing::debug!(error = %e, "unbind after the group changes failed");
+    }
+    Ok(out)
+}
+
+async fn apply_batch(
+    dir: &mut Directory,
+    ctx: &ApplyContext,
+    group: &str,
+    add: bool,
+    name: &str,
+    batch: &[Membership],
+) -> Applied {
+    let mut out = Applied::default();
+    let fail = |m: &Membership, reason: String| Quarantined {
+        record_id: m.person_id.clone(),
+        field: None,
+        reason: format!("{name} {group} for {} failed: {reason}", m.member),
+    };
+    // Scope and audit first: a member outside the scope, or a change the store cannot record,
+    // is never sent.
+    let mut rows: Vec<(i64, &Membership)> = Vec::new();
+    for m in batch {
+        if let Some(why) = ctx.scope.refuse(&m.member) {
+            out.failed.push(fail(m, why));
+            continue;
+        }
+        let detail = serde_json::json!({"op": name, "group": group, "dn": m.member}).to_string();
+        match ctx
+            .store
+            .audit_begin(ctx.run, Some(&m.person_id), Some(&m.member), name, &detail)
+        {
+            Ok(row) => rows.push((row, m)),
+            Err(e) => out.failed.push(fail(
+                m,
+                format!("not written, because the audit log cannot record it: {e}"),
+            )),
+        }
+    }
+    let members: Vec<String> = rows.iter().map(|(_, m)| m.member.clone()).collect();
+    let batch_result = if members.len() > 1 {
+        dir.change_members(group, &members, add).await
+    } else {
+        Err(DirectoryError::Config {
+            reason: "one member: written on its own".into(),
+        })
+    };
+    for (row, m) in rows {
+        let result = match &batch_result {
+            Ok(()) => Ok(()),
+            // One by one: already a member / not a member are fine; the rest names the member.
+            Err(_) if add => dir.add_member(group, &m.member).await.map(|_| ()),
+            Err(_) => dir.remove_member(group, &m.member).await.map(|_| ()),
+        };
+        let outcome = match &result {
+            Ok(()) => "ok".to_string(),
+            Err(e) => format!("error: {e}"),
+        };
+        if let Err(e) = ctx.store.audit_finish(row, &outcome) {
+            out.failed.push(fail(
+                m,
+                format!("written, but the store cannot record it: {e}"),
+            ));
+            continue;
+        }
+        match result {
+            Ok(()) => out.operations += 1,
+            Err(e) => {
+                tracing::warn!(member = %m.member, error = %e, "membership change failed");
+                out.failed.push(fail(m, e.to_string()));
+            }
+        }
+    }
+    out
 }
 
 /// The manager operations still to do after the first phase: DNs of accounts created at a
