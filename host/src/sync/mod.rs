@@ -444,10 +444,7 @@ impl Engine {
 
     /// Where hrsync may write.
     pub fn write_scope(&self) -> WriteScope {
-        // TODO(managed_ous): the configured list once [directory] managed_ous lands.
-        let mut ous = vec![self.directory.users_ou.clone()];
-        ous.extend(self.directory.disabled_ou.clone());
-        WriteScope::new(&ous)
+        WriteScope::new(&self.directory.managed_ous)
     }
 
     /// Checks the directory, reads HR and the directory, and plans.
@@ -465,7 +462,7 @@ impl Engine {
         };
         let incomplete = match &opts.only {
             Some(_) => Some("a run for one person: absence means nothing".to_string()),
-            None => None::<String>, // TODO(incomplete): sourced.incomplete once it lands.
+            None => sourced.incomplete.clone(),
         };
         if let Some(why) = &incomplete
             && opts.only.is_none()
