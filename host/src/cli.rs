@@ -217,13 +217,16 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
                     for f in &r.failed {
                         println!("✗ {}: {}", f.record_id, f.reason);
                     }
+                    for n in &r.notes {
+                        println!("· {n}");
+                    }
                 } else {
                     println!("run {}: planned only; `hrsync sync` applies it", r.run_id);
                 }
             }
             if r.status == RunStatus::Held {
                 eprintln!(
-                    "held: the safety gate kept back the disables/deletes of {} people; review with `hrsync runs` and release with `hrsync approve {}` or drop with `hrsync reject {}`",
+                    "held: the safety gate kept back the disables/deletes or adoptions of {} people; review with `hrsync runs` and release with `hrsync approve {}` (it re-plans them against today's data first) or drop with `hrsync reject {}`",
                     r.held.len(),
                     r.run_id,
                     r.run_id
@@ -234,7 +237,11 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Approve { run, yes } => {
             let config = load(&cli)?;
-            if !yes && !confirm(&format!("Apply the held disables/deletes of run {run}?"))? {
+            if !yes
+                && !confirm(&format!(
+                    "Re-plan and apply the held disables/deletes and adoptions of run {run}?"
+                ))?
+            {
                 return Err(Failure {
                     message: "not approved (answer yes, or pass --yes when there is no terminal)"
                         .into(),
@@ -244,6 +251,12 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             let runtime = Engine::runtime(&config)?;
             let engine = Engine::open(config, &runtime)?;
             let r = engine.approve(*run, &progress).await?;
+            for line in &r.changed_since_held {
+                println!("! {line}");
+            }
+            for f in &r.failed {
+                println!("✗ {}: {}", f.record_id, f.reason);
+            }
             println!(
                 "run {run}: approved; {} operations applied, {} people failed",
                 r.operations_applied,

@@ -476,6 +476,7 @@ fn op_counts(r: &RunReport) -> BTreeMap<&'static str, usize> {
             Op::AddToGroup { .. } => "add-to-group",
             Op::RemoveFromGroup { .. } => "remove-from-group",
             Op::SetManager { .. } => "set-manager",
+            Op::ResetPassword { .. } => "reset-password",
             Op::Delete { .. } => "delete",
         };
         *m.entry(k).or_default() += 1;

@@ -135,6 +135,8 @@ pub struct Engine {
     mapper: Mapper,
     structure: Structure,
     tz: chrono_tz::Tz,
+    /// The HR fields some rule uses: the only ones kept and stored.
+    keep: source::FieldSet,
 }
 
 /// The LDAP filter clauses of the objects that hold `value` of `attribute` in AD's shared
@@ -191,7 +193,9 @@ impl Engine {
             ))
         })?;
         let store = Arc::new(Store::open(&config.store_path)?);
+        let keep = source::used_fields(&config);
         Ok(Engine {
+            keep,
             config,
             directory,
             store,
@@ -455,10 +459,11 @@ impl Engine {
         if let Err(e) = dir.unbind().await {
             tracing::debug!(error = %e, "unbind after the directory check failed");
         }
-        let keep = source::used_fields(&self.config);
         let sourced = match &opts.only {
-            Some(id) => source::fetch_one(&self.connector, &self.store, id, &keep).await?,
-            None => source::fetch_all(&self.connector, &self.store, rules, &keep, progress).await?,
+            Some(id) => source::fetch_one(&self.connector, &self.store, id, &self.keep).await?,
+            None => {
+                source::fetch_all(&self.connector, &self.store, rules, &self.keep, progress).await?
+            }
         };
         let incomplete = match &opts.only {
             Some(_) => Some("a run for one person: absence means nothing".to_string()),
