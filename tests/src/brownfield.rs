@@ -24,6 +24,26 @@ use serde_json::Value;
 use crate::fixtures::AdEnv;
 use crate::world::{World, connect, delete_tree};
 
+/// Held for the whole of a brownfield test (see [`process_lock`]).
+pub struct ProcessLock(#[allow(dead_code)] std::fs::File);
+
+/// Waits for, then holds, a lock file shared by every process on this machine: two processes
+/// running these tests at once would use the same OUs and the same names (same seeds) in the
+/// shared domain and wreck each other's accounts. `AD` only serializes the tests of one process.
+/// Take it right after the `AD` guard; it is released when dropped.
+pub fn process_lock() -> ProcessLock {
+    let path = std::env::temp_dir().join("hrsync-brownfield-tests.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+    ProcessLock(file)
+}
+
 /// Deletes a test's OU when the test panics (see [`tidy_on_panic`]).
 pub struct TidyOnPanic {
     ad: AdEnv,

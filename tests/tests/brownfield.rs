@@ -3,9 +3,10 @@
 //! the managed OUs, protected ones), employments that vanish from Remote, a list that breaks
 //! half-way, names that break AD's limits, and managers created after their reports.
 //!
-//! Tests share one AD (ports are fixed), so they run one at a time, each in its own OU (which is
-//! also the search base). Each uses its own workforce seed: sAMAccountNames are unique across the
-//! whole domain, and other test files use seed 7.
+//! Tests share one AD (ports are fixed), so they run one at a time (also across processes: see
+//! `brownfield::process_lock`), each in its own OU (which is also the search base). Each uses its
+//! own workforce seed: sAMAccountNames are unique across the whole domain, and other test files
+//! use seed 7. A failing test deletes its OU (`brownfield::tidy_on_panic`).
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::collections::{HashMap, HashSet};
@@ -70,6 +71,7 @@ fn outcome(r: &Result<RunReport, hrsync::sync::SyncError>) -> String {
 #[tokio::test]
 async fn seeded_name_collisions_quarantine_nobody_and_leave_legacy_accounts_alone() {
     let _guard = AD.lock().await;
+    let _process = brownfield::process_lock();
     let w = World::with_seed("bf-names", 300, "", 1201).await;
     let _tidy = brownfield::tidy_on_panic(&w);
     let sim = w.sim();
@@ -155,6 +157,7 @@ async fn seeded_name_collisions_quarantine_nobody_and_leave_legacy_accounts_alon
 #[tokio::test]
 async fn a_protected_account_matched_by_mail_is_never_touched() {
     let _guard = AD.lock().await;
+    let _process = brownfield::process_lock();
     let w = World::with_seed("bf-protected", 40, MATCH_MAIL, 1202).await;
     let _tidy = brownfield::tidy_on_panic(&w);
     let seeded = brownfield::seed(&w, 0.0).await;
@@ -197,6 +200,7 @@ async fn a_protected_account_matched_by_mail_is_never_touched() {
 #[tokio::test]
 async fn adopting_an_account_in_a_managed_ou_waits_for_approval() {
     let _guard = AD.lock().await;
+    let _process = brownfield::process_lock();
     let w = World::with_seed("bf-adopt", 30, MATCH_MAIL, 1203).await;
     let _tidy = brownfield::tidy_on_panic(&w);
     let sim = w.sim();
@@ -299,6 +303,7 @@ async fn adopting_an_account_in_a_managed_ou_waits_for_approval() {
 #[tokio::test]
 async fn a_match_outside_the_managed_ous_is_quarantined_and_left_alone() {
     let _guard = AD.lock().await;
+    let _process = brownfield::process_lock();
     let w = World::with_seed("bf-outside", 60, MATCH_MAIL, 1204).await;
     let _tidy = brownfield::tidy_on_panic(&w);
     let seeded = brownfield::seed(&w, 0.3).await;
@@ -341,6 +346,7 @@ async fn a_match_outside_the_managed_ous_is_quarantined_and_left_alone() {
 #[tokio::test]
 async fn a_hard_deleted_employment_is_disabled() {
     let _guard = AD.lock().await;
+    let _process = brownfield::process_lock();
     let w = World::with_seed("bf-gone", 60, PERMISSIVE_SMALL_PAGES, 1205).await;
     let _tidy = brownfield::tidy_on_panic(&w);
     let sim = w.sim();
@@ -376,6 +382,7 @@ async fn a_hard_deleted_employment_is_disabled() {
 #[tokio::test]
 async fn a_list_that_fails_past_page_one_disables_nobody() {
     let _guard = AD.lock().await;
+    let _process = brownfield::process_lock();
     let w = World::with_seed("bf-partial", 60, PERMISSIVE_SMALL_PAGES, 1208).await;
     let _tidy = brownfield::tidy_on_panic(&w);
     let sim = w.sim();
@@ -444,6 +451,7 @@ fn clean(value: &str) -> bool {
 #[tokio::test]
 async fn names_that_break_things_are_cleaned_and_fit_ad_limits() {
     let _guard = AD.lock().await;
+    let _process = brownfield::process_lock();
     let mut w = World::with_seed("bf-odd", 20, "", 1206).await;
     let _tidy = brownfield::tidy_on_panic(&w);
     w.ou_template = Some(format!(
@@ -540,9 +548,14 @@ async fn names_that_break_things_are_cleaned_and_fit_ad_limits() {
         nodept.dn
     );
     w.cleanup().await;
+}
 
-    // The fixture's OU template has no default: a person with no department cannot be placed,
-    // and the plan says so (naming the setting) instead of the directory refusing an `OU=`.
+/// The fixture's OU template has no default: a person with no department cannot be placed, and
+/// the plan says so (naming the setting) instead of the directory refusing an `OU=`.
+#[tokio::test]
+async fn a_person_with_no_department_is_quarantined_naming_sync_ou() {
+    let _guard = AD.lock().await;
+    let _process = brownfield::process_lock();
     let w = World::with_seed("bf-noou", 10, "", 1209).await;
     let _tidy = brownfield::tidy_on_panic(&w);
     let sim = w.sim();
@@ -575,6 +588,7 @@ async fn names_that_break_things_are_cleaned_and_fit_ad_limits() {
 #[tokio::test]
 async fn reports_synced_before_their_manager_get_the_link_once_the_manager_exists() {
     let _guard = AD.lock().await;
+    let _process = brownfield::process_lock();
     let mut w = World::with_seed("bf-mgr", 60, "", 1207).await;
     let _tidy = brownfield::tidy_on_panic(&w);
     let sim = w.sim();
