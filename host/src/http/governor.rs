@@ -4,13 +4,130 @@
 //! - the configured budget (Remote: 20 requests a minute per company), kept as a sliding log of
 //!   send times;
 //! - what the server says: `x-ratelimit-remaining` reaching 0 blocks until `x-ratelimit-reset`
-//!   (milliseconds) has passed; a 429 blocks for its `Retry-After` or reset.
+//!   (milliseconds) has passed; a 429 blocks for its `Retry-After` (seconds or an HTTP date) or
+//!   reset.
+//!
+//! What the server says is honoured up to a cap ([`MAX_SERVER_WAIT`] unless
+//! [`RateGovernor::with_max_wait`] says otherwise). A hint longer than the cap is a [`HintError`]
+//! naming the header and its value: a 429 carrying one fails at once, and for the cap's duration
+//! [`RateGovernor::acquire_checked`] refuses with that error instead of waiting. No hint can
+//! overflow an [`Instant`] or block the connector for longer than the cap.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use chrono::{DateTime, NaiveDateTime, Utc};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
+
+/// The longest wait a server's rate-limit hint may impose by default: ten minutes.
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(600);
+
+/// A server's rate-limit hint that hrsync will not obey as sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HintError {
+    /// The hint asks for a wait longer than the cap.
+    #[error(
+        "the server asked to wait `{header}: {value}` ({asked}), longer than the {cap_secs}-second cap on server waits; not waiting"
+    )]
+    TooLong {
+        /// The header, lower case (`retry-after`, `x-ratelimit-reset`).
+        header: &'static str,
+        /// Its value as sent (trimmed, at most 100 characters).
+        value: String,
+        /// The wait it asks for, in words.
+        asked: String,
+        /// The cap, in seconds.
+        cap_secs: u64,
+    },
+}
+
+/// The rate-limit headers of one answer, as sent (`None`: absent or not text).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerHints<'a> {
+    /// `x-ratelimit-remaining`: requests left in the server's window.
+    pub remaining: Option<&'a str>,
+    /// `x-ratelimit-reset`: milliseconds until the server's window resets.
+    pub reset: Option<&'a str>,
+    /// `Retry-After`: seconds, or an HTTP date.
+    pub retry_after: Option<&'a str>,
+}
+
+fn too_long(header: &'static str, value: &str, asked: String, cap: Duration) -> HintError {
+    HintError::TooLong {
+        header,
+        value: value.chars().take(100).collect(),
+        asked,
+        cap_secs: cap.as_secs(),
+    }
+}
+
+/// Reads a `Retry-After` value: a number of seconds, or an HTTP date (IMF-fixdate, RFC 850 or
+/// asctime, all GMT) counted from `now` (a date in the past is no wait). `Ok(None)`: unreadable,
+/// to be ignored. A wait longer than `cap` is an error naming the header and the value.
+pub fn parse_retry_after(
+    value: &str,
+    now: DateTime<Utc>,
+    cap: Duration,
+) -> Result<Option<Duration>, HintError> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return match v.parse::<u64>() {
+            Ok(secs) if secs <= cap.as_secs() => Ok(Some(Duration::from_secs(secs))),
+            Ok(secs) => Err(too_long("retry-after", v, format!("{secs} s"), cap)),
+            Err(_) => Err(too_long(
+                "retry-after",
+                v,
+                "more than 2^64 seconds".to_string(),
+                cap,
+            )),
+        };
+    }
+    let Some(at) = http_date(v) else {
+        return Ok(None);
+    };
+    let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
+    if wait > cap {
+        return Err(too_long(
+            "retry-after",
+            v,
+            format!("{} s from now", wait.as_secs()),
+            cap,
+        ));
+    }
+    Ok(Some(wait))
+}
+
+/// Reads an `x-ratelimit-reset` value (milliseconds). `Ok(None)`: unreadable, to be ignored.
+pub fn parse_reset_ms(value: &str, cap: Duration) -> Result<Option<Duration>, HintError> {
+    let v = value.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    match v.parse::<u64>() {
+        Ok(ms) if u128::from(ms) <= cap.as_millis() => Ok(Some(Duration::from_millis(ms))),
+        Ok(ms) => Err(too_long("x-ratelimit-reset", v, format!("{ms} ms"), cap)),
+        Err(_) => Err(too_long(
+            "x-ratelimit-reset",
+            v,
+            "more than 2^64 milliseconds".to_string(),
+            cap,
+        )),
+    }
+}
+
+/// An HTTP date (RFC 9110 section 5.6.7) in any of its three forms.
+fn http_date(v: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc2822(v) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for format in ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(v, format) {
+            return Some(t.and_utc());
+        }
+    }
+    None
+}
 
 /// A request budget: `requests` per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,28 +172,62 @@ impl Budget {
 struct State {
     sent: VecDeque<Instant>,
     blocked_until: Option<Instant>,
+    /// A hint longer than the cap, refused until the instant (the cap from when it came).
+    refused: Option<(Instant, HintError)>,
 }
 
 /// Shared by every request of one connector (API and token requests alike).
 #[derive(Debug)]
 pub struct RateGovernor {
     budget: Option<Budget>,
+    max_wait: Duration,
     state: Mutex<State>,
 }
 
 impl RateGovernor {
-    /// A governor with an optional configured budget.
+    /// A governor with an optional configured budget; server waits capped at
+    /// [`MAX_SERVER_WAIT`].
     pub fn new(budget: Option<Budget>) -> Self {
         RateGovernor {
             budget,
+            max_wait: MAX_SERVER_WAIT,
             state: Mutex::new(State {
                 sent: VecDeque::new(),
                 blocked_until: None,
+                refused: None,
             }),
         }
     }
 
-    /// Waits until one more request may be sent, and counts it.
+    /// The same governor with another cap on the waits a server may ask for.
+    pub fn with_max_wait(mut self, cap: Duration) -> Self {
+        self.max_wait = cap;
+        self
+    }
+
+    /// The cap on the waits a server may ask for.
+    pub fn max_wait(&self) -> Duration {
+        self.max_wait
+    }
+
+    /// Like [`RateGovernor::acquire`], but while a hint longer than the cap is in force (for the
+    /// cap's duration after it came) it returns that hint's error at once instead of waiting.
+    pub async fn acquire_checked(&self) -> Result<(), HintError> {
+        {
+            let mut s = self.state.lock().await;
+            let now = Instant::now();
+            match &s.refused {
+                Some((until, e)) if *until > now => return Err(e.clone()),
+                Some(_) => s.refused = None,
+                None => {}
+            }
+        }
+        self.acquire().await;
+        Ok(())
+    }
+
+    /// Waits until one more request may be sent, and counts it. Never longer than the cap for a
+    /// server's hint (plus the configured budget's window).
     pub async fn acquire(&self) {
         loop {
             let wait = {
@@ -128,32 +279,57 @@ impl RateGovernor {
         Some(b.requests.saturating_sub(used))
     }
 
-    /// Reads the server's rate-limit headers from an answer.
-    pub async fn observe(
-        &self,
-        status: u16,
-        remaining: Option<u64>,
-        reset_ms: Option<u64>,
-        retry_after_s: Option<u64>,
-    ) {
-        let now = Instant::now();
-        let block = if status == 429 {
-            Some(
-                retry_after_s
-                    .map(Duration::from_secs)
-                    .or(reset_ms.map(Duration::from_millis))
-                    .unwrap_or(Duration::from_secs(1)),
-            )
-        } else if remaining == Some(0) {
-            Some(Duration::from_millis(reset_ms.unwrap_or(1000)))
-        } else {
-            None
+    /// Reads the server's rate-limit headers from an answer: a 429 blocks for its `Retry-After`
+    /// (or reset, or one second), `x-ratelimit-remaining: 0` blocks until the reset (or one
+    /// second). A hint longer than the cap blocks for the cap only, is remembered for
+    /// [`RateGovernor::acquire_checked`], and is returned as the error.
+    pub async fn observe(&self, status: u16, hints: &ServerHints<'_>) -> Result<(), HintError> {
+        let cap = self.max_wait;
+        let remaining = hints.remaining.and_then(|v| v.trim().parse::<u64>().ok());
+        let reset = || match hints.reset.map(|v| parse_reset_ms(v, cap)) {
+            Some(Ok(d)) => Ok(d),
+            Some(Err(e)) => Err(e),
+            None => Ok(None),
         };
-        if let Some(d) = block {
-            // A little slack: the server's window and ours do not tick together.
-            let until = now + d + Duration::from_millis(25);
-            let mut s = self.state.lock().await;
-            s.blocked_until = Some(s.blocked_until.map_or(until, |b| b.max(until)));
+        let block: Result<Option<Duration>, HintError> = if status == 429 {
+            let after = match hints.retry_after {
+                Some(v) => {
+                    let parsed = parse_retry_after(v, Utc::now(), cap);
+                    if matches!(parsed, Ok(None)) {
+                        tracing::warn!(value = %v, "Retry-After is neither seconds nor an HTTP date; ignored");
+                    }
+                    parsed
+                }
+                None => Ok(None),
+            };
+            match after {
+                Ok(Some(d)) => Ok(Some(d)),
+                Ok(None) => reset().map(|r| Some(r.unwrap_or(Duration::from_secs(1)))),
+                Err(e) => Err(e),
+            }
+        } else if remaining == Some(0) {
+            reset().map(|r| Some(r.unwrap_or(Duration::from_secs(1))))
+        } else {
+            Ok(None)
+        };
+        let now = Instant::now();
+        // A little slack: the server's window and ours do not tick together.
+        let slack = Duration::from_millis(25);
+        match block {
+            Ok(None) => Ok(()),
+            Ok(Some(d)) => {
+                let until = now + d + slack;
+                let mut s = self.state.lock().await;
+                s.blocked_until = Some(s.blocked_until.map_or(until, |b| b.max(until)));
+                Ok(())
+            }
+            Err(e) => {
+                let until = now + cap + slack;
+                let mut s = self.state.lock().await;
+                s.blocked_until = Some(s.blocked_until.map_or(until, |b| b.max(until)));
+                s.refused = Some((until, e.clone()));
+                Err(e)
+            }
         }
     }
 }
@@ -211,9 +387,123 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_server_saying_zero_remaining_blocks_until_reset() {
         let g = RateGovernor::new(None);
-        g.observe(200, Some(0), Some(1500), None).await;
+        g.observe(
+            200,
+            &ServerHints {
+                remaining: Some("0"),
+                reset: Some("1500"),
+                retry_after: None,
+            },
+        )
+        .await
+        .unwrap();
         let start = Instant::now();
         g.acquire().await;
         assert!(start.elapsed() >= Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn retry_after_in_seconds_and_dates_within_the_cap() {
+        let now = DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let cap = MAX_SERVER_WAIT;
+        assert_eq!(
+            parse_retry_after(" 7 ", now, cap).unwrap(),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after("Sat, 01 Mar 2025 12:00:30 GMT", now, cap).unwrap(),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Saturday, 01-Mar-25 12:00:05 GMT", now, cap).unwrap(),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            parse_retry_after("Sat Mar  1 12:01:00 2025", now, cap).unwrap(),
+            Some(Duration::from_secs(60))
+        );
+        // A date in the past: no wait.
+        assert_eq!(
+            parse_retry_after("Fri, 28 Feb 2025 12:00:00 GMT", now, cap).unwrap(),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now, cap).unwrap(), None);
+        assert_eq!(parse_retry_after("-5", now, cap).unwrap(), None);
+    }
+
+    #[test]
+    fn a_hint_past_the_cap_is_an_error_naming_header_and_value() {
+        let now = Utc::now();
+        let e = parse_retry_after("18446744073709551615", now, MAX_SERVER_WAIT).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("`retry-after: 18446744073709551615`"),
+            "{text}"
+        );
+        assert!(text.contains("600-second cap"), "{text}");
+        let e = parse_retry_after("99999999999999999999999", now, MAX_SERVER_WAIT).unwrap_err();
+        assert!(e.to_string().contains("more than 2^64 seconds"), "{e}");
+        let e =
+            parse_retry_after("Fri, 01 Jan 2100 00:00:00 GMT", now, MAX_SERVER_WAIT).unwrap_err();
+        assert!(e.to_string().contains("2100"), "{e}");
+        assert!(parse_retry_after("601", now, MAX_SERVER_WAIT).is_err());
+        assert!(parse_retry_after("600", now, MAX_SERVER_WAIT).is_ok());
+        let e = parse_reset_ms("18446744073709551615", MAX_SERVER_WAIT).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`x-ratelimit-reset: 18446744073709551615`"),
+            "{e}"
+        );
+        assert_eq!(
+            parse_reset_ms("600000", MAX_SERVER_WAIT).unwrap(),
+            Some(Duration::from_secs(600))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_huge_hint_blocks_for_the_cap_only_and_is_refused_meanwhile() {
+        let g = RateGovernor::new(None).with_max_wait(Duration::from_secs(30));
+        let e = g
+            .observe(
+                429,
+                &ServerHints {
+                    remaining: Some("0"),
+                    reset: None,
+                    retry_after: Some("18446744073709551615"),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            HintError::TooLong {
+                header: "retry-after",
+                ..
+            }
+        ));
+        assert_eq!(g.acquire_checked().await.unwrap_err(), e);
+        let start = Instant::now();
+        g.acquire().await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(30) && waited < Duration::from_secs(31),
+            "{waited:?}"
+        );
+        g.acquire_checked().await.unwrap();
+        // The same for a huge reset with no requests remaining.
+        assert!(
+            g.observe(
+                200,
+                &ServerHints {
+                    remaining: Some("0"),
+                    reset: Some("18446744073709551615"),
+                    retry_after: None,
+                },
+            )
+            .await
+            .is_err()
+        );
     }
 }

@@ -14,7 +14,7 @@ use crate::auth::TokenSource;
 use crate::egress::AllowedHosts;
 use crate::runtime::wit::{HttpError, HttpRequest, HttpResponse, Method};
 use crate::runtime::{BoxFuture, HttpBackend};
-pub use governor::{Budget, RateGovernor};
+pub use governor::{Budget, HintError, MAX_SERVER_WAIT, RateGovernor, ServerHints};
 pub use retry::RetryPolicy;
 
 /// The largest answer a plugin is given (bytes).
@@ -145,7 +145,11 @@ impl ConnectorHttp {
             } else {
                 None
             };
-            self.governor.acquire().await;
+            // A server hint past the cap, still in force, refuses at once rather than waiting.
+            self.governor
+                .acquire_checked()
+                .await
+                .map_err(|e| HttpError::Transport(format!("{}: {e}", redact(&url))))?;
             let mut builder = self.client.request(method.clone(), url.clone());
             for (k, v) in &request.headers {
                 builder = builder.header(k, v);
@@ -179,22 +183,22 @@ impl ConnectorHttp {
                 }
             };
             let status = response.status().as_u16();
-            let header = |name: &str| {
-                response
-                    .headers()
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
+            let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+            let hints = ServerHints {
+                remaining: header("x-ratelimit-remaining"),
+                reset: header("x-ratelimit-reset"),
+                retry_after: header("retry-after"),
             };
-            let retry_after = header("retry-after");
-            self.governor
-                .observe(
-                    status,
-                    header("x-ratelimit-remaining"),
-                    header("x-ratelimit-reset"),
-                    retry_after,
-                )
-                .await;
+            if let Err(e) = self.governor.observe(status, &hints).await {
+                if status == 429 {
+                    self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(url = %redact(&url), error = %e, "throttled for longer than the cap; giving up");
+                    return Err(HttpError::Transport(format!("{}: {e}", redact(&url))));
+                }
+                // The answer itself is good; the connector pauses (for the cap) from the next
+                // request on.
+                tracing::warn!(url = %redact(&url), status, error = %e, "rate-limit hint past the cap");
+            }
             if status == 429 {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
             }
