@@ -361,6 +361,42 @@ impl Store {
         Ok(out)
     }
 
+    /// Remembers where people's accounts are (person id, objectGUID, DN), in one transaction.
+    pub fn save_accounts(&self, accounts: &[(String, String, String)]) -> Result<()> {
+        if accounts.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.conn();
+        let tx = c.transaction().map_err(sql("recording accounts"))?;
+        {
+            let mut st = tx
+                .prepare(
+                    "INSERT INTO accounts (person_id, guid, dn) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(person_id) DO UPDATE SET guid = excluded.guid, dn = excluded.dn
+                     WHERE guid != excluded.guid OR dn != excluded.dn",
+                )
+                .map_err(sql("recording accounts"))?;
+            for (id, guid, dn) in accounts {
+                st.execute(params![id, guid, dn])
+                    .map_err(sql("recording accounts"))?;
+            }
+        }
+        tx.commit().map_err(sql("recording accounts"))?;
+        Ok(())
+    }
+
+    /// Where a person's account was last seen: (objectGUID, DN).
+    pub fn account(&self, person_id: &str) -> Result<Option<(String, String)>> {
+        self.conn()
+            .query_row(
+                "SELECT guid, dn FROM accounts WHERE person_id = ?1",
+                params![person_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql("reading an account"))
+    }
+
     /// Remembers the list hashes seen in a run, in one transaction.
     pub fn save_list_hashes(&self, hashes: &[(String, String)]) -> Result<()> {
         let mut c = self.conn();

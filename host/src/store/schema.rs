@@ -74,6 +74,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX template_runs_person ON template_runs(template, person_id);
     CREATE INDEX events_state ON events(state, id);
     ",
+    // 3: where each person's account is: its objectGUID (certain across moves and renames) and
+    // last known DN, so one account is found by a base read instead of an anchor search.
+    "
+    CREATE TABLE accounts (
+        person_id TEXT PRIMARY KEY,
+        guid TEXT NOT NULL,
+        dn TEXT NOT NULL
+    );
+    ",
 ];
 
 /// Brings the schema up to date.

@@ -385,6 +385,7 @@ async fn apply_person(
         match result {
             Ok(Some(actual)) => {
                 done += 1;
+                remember_guid(dir, ctx, &p.person_id, &actual).await;
                 if let Op::Create { dn: planned, .. } = &op {
                     if let Ok(mut o) = outcomes.lock() {
                         o.landed.insert(normalize_dn(planned), actual.clone());
@@ -428,6 +429,28 @@ async fn apply_person(
         );
     }
     (done, None)
+}
+
+/// Stores the new account's `objectGUID`, so later runs find it by one base read. A failure here
+/// is not the account's: the next full run's snapshot stores it.
+async fn remember_guid(dir: &mut Directory, ctx: &ApplyContext, person_id: &str, dn: &str) {
+    let guid = match dir.get(dn, &["objectGUID"]).await {
+        Ok(Some(e)) => e
+            .first_bin("objectGUID")
+            .and_then(super::snapshot::guid_string),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::debug!(dn, error = %e, "reading the new account's GUID failed");
+            None
+        }
+    };
+    if let Some(guid) = guid
+        && let Err(e) = ctx
+            .store
+            .save_accounts(&[(person_id.to_string(), guid, dn.to_string())])
+    {
+        tracing::warn!(dn, error = %e, "the new account's GUID cannot be stored");
+    }
 }
 
 /// Points an operation planned for `planned` at `actual` (a create landed at a fallback DN).

@@ -238,14 +238,22 @@ impl Engine {
     /// An LDAP filter that finds what a plan for just these people needs: their accounts (by
     /// anchor and secondary matches), their managers' accounts, and any object holding one of
     /// their unique-name candidates (in AD's shared namespaces) or CN candidates.
-    fn focus_filter(&self, people: &[crate::mapping::Person], realm: &str) -> String {
+    ///
+    /// People in `found` (accounts already read by GUID) are not searched by anchor: the anchor
+    /// is not indexed, and an equality search on it scans every user.
+    fn focus_filter(
+        &self,
+        people: &[crate::mapping::Person],
+        realm: &str,
+        found: &HashSet<String>,
+    ) -> String {
         use crate::directory::escape::escape_filter_value as esc;
         let rules = &self.config.sync;
         let mut clauses: Vec<String> = Vec::new();
         for p in people {
-            clauses.push(format!("({}={})", rules.anchor, esc(&p.id)));
-            if let Some(m) = p.text("manager_employment_id") {
-                clauses.push(format!("({}={})", rules.anchor, esc(m)));
+            let ids = std::iter::once(p.id.as_str()).chain(p.text("manager_employment_id"));
+            for id in ids.filter(|id| !found.contains(*id)) {
+                clauses.push(format!("({}={})", rules.anchor, esc(id)));
             }
             for m in &rules.matches {
                 if let Some(v) = p.text(&m.person).filter(|v| !v.trim().is_empty()) {
@@ -277,6 +285,7 @@ impl Engine {
         let realm = snapshot::realm_of(&self.directory.uniqueness_base_dn);
         let mut attrs: Vec<String> = vec![
             rules.anchor.clone(),
+            "objectGUID".into(),
             "cn".into(),
             "userAccountControl".into(),
             "memberOf".into(),
@@ -302,11 +311,18 @@ impl Engine {
         let unique_refs: Vec<&str> = unique.iter().map(String::as_str).collect();
         let mut taken_attrs: Vec<&str> = snapshot::NAMESPACE_ATTRIBUTES.to_vec();
         taken_attrs.extend(unique_refs.iter().copied());
-        // A run for a few people (an event, `--only`) reads only what concerns them.
+        // A run for a few people (an event, `--only`) reads only what concerns them: their
+        // accounts (and their managers') by GUID where known, the rest by one search.
         let users = "(&(objectCategory=person)(objectClass=user))";
+        let mut by_guid: Vec<crate::directory::DirEntry> = Vec::new();
         let (filter, taken_filter) = match focus {
             Some(people) if !people.is_empty() => {
-                let f = self.focus_filter(people, &realm);
+                by_guid = self.accounts_by_guid(dir, people, &attr_refs).await?;
+                let found: HashSet<String> = by_guid
+                    .iter()
+                    .filter_map(|e| e.first(&rules.anchor).map(str::to_string))
+                    .collect();
+                let f = self.focus_filter(people, &realm, &found);
                 (format!("(&{users}{f})"), f)
             }
             _ => {
@@ -314,9 +330,14 @@ impl Engine {
                 (users.to_string(), format!("(|{any})"))
             }
         };
-        let entries = dir
+        let mut entries = dir
             .search_paged(&self.directory.base_dn, &filter, &attr_refs)
             .await?;
+        for e in by_guid {
+            if !entries.iter().any(|x| x.dn.eq_ignore_ascii_case(&e.dn)) {
+                entries.push(e);
+            }
+        }
         // Names must be unique in the whole uniqueness base, against every object that holds
         // one (users elsewhere, groups, computers, contacts), not only the managed accounts.
         let others = dir
@@ -330,6 +351,7 @@ impl Engine {
         limit_attrs.push("cn");
         let limits = dir.attribute_limits(&limit_attrs).await?;
         let accounts: Vec<Account> = entries.iter().map(Account::from_entry).collect();
+        self.remember_accounts(&accounts)?;
         let match_attrs: Vec<&str> = rules.matches.iter().map(|m| m.directory.as_str()).collect();
         let mut snapshot =
             Snapshot::new(accounts, &rules.anchor, &match_attrs, &unique_refs, &realm);
@@ -337,6 +359,49 @@ impl Engine {
         snapshot.add_taken(&others);
         snapshot.limits = limits;
         Ok(snapshot)
+    }
+
+    /// The accounts of these people (and their managers) whose GUID the store knows, each by one
+    /// base read of `<GUID=…>` — certain after moves and renames. An account that is gone, or
+    /// no longer carries the person's anchor, is left to the anchor search.
+    async fn accounts_by_guid(
+        &self,
+        dir: &mut Directory,
+        people: &[crate::mapping::Person],
+        attrs: &[&str],
+    ) -> Result<Vec<crate::directory::DirEntry>, SyncError> {
+        let anchor = &self.config.sync.anchor;
+        let ids: HashSet<&str> = people
+            .iter()
+            .flat_map(|p| std::iter::once(p.id.as_str()).chain(p.text("manager_employment_id")))
+            .collect();
+        let mut out = Vec::new();
+        for id in ids {
+            let Some((guid, _)) = self.store.account(id)? else {
+                continue;
+            };
+            match dir.get(&format!("<GUID={guid}>"), attrs).await {
+                Ok(Some(e)) if e.first(anchor) == Some(id) => out.push(e),
+                Ok(_) => {
+                    tracing::debug!(person = id, "the stored GUID no longer finds the account")
+                }
+                Err(e) => {
+                    tracing::debug!(person = id, error = %e, "reading by GUID failed; searching by anchor")
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores where anchored accounts are (GUID and DN), for later one-read lookups.
+    fn remember_accounts(&self, accounts: &[Account]) -> Result<(), SyncError> {
+        let anchor = &self.config.sync.anchor;
+        let rows: Vec<(String, String, String)> = accounts
+            .iter()
+            .filter_map(|a| Some((a.first(anchor)?.to_string(), a.guid.clone()?, a.dn.clone())))
+            .collect();
+        self.store.save_accounts(&rows)?;
+        Ok(())
     }
 
     /// Checks the directory before a single HR request is spent: the bind, `base_dn`, the
@@ -762,6 +827,18 @@ impl Engine {
         &self,
         person_id: &str,
     ) -> Result<Option<crate::directory::DirEntry>, SyncError> {
+        if let Some((guid, _)) = self.store.account(person_id)? {
+            let mut dir = Directory::connect(&directory_config(&self.directory)).await?;
+            let found = dir.get(&format!("<GUID={guid}>"), &["*"]).await;
+            if let Err(e) = dir.unbind().await {
+                tracing::debug!(error = %e, "unbind after a GUID read failed");
+            }
+            if let Ok(Some(e)) = found
+                && e.first(&self.config.sync.anchor) == Some(person_id)
+            {
+                return Ok(Some(e));
+            }
+        }
         self.find_account_by(&self.config.sync.anchor, person_id)
             .await
     }

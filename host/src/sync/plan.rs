@@ -1134,6 +1134,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_ascii_lowercase(), vec![v.to_string()]))
                 .collect(),
+            guid: None,
         }
     }
 

@@ -13,6 +13,9 @@ pub struct Account {
     pub dn: String,
     /// Attributes by lower-cased name.
     pub attrs: HashMap<String, Vec<String>>,
+    /// The `objectGUID`, in AD's string form, when it was read.
+    #[serde(default)]
+    pub guid: Option<String>,
 }
 
 impl Account {
@@ -25,6 +28,7 @@ impl Account {
                 .iter()
                 .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
                 .collect(),
+            guid: e.first_bin("objectGUID").and_then(guid_string),
         }
     }
 
@@ -75,6 +79,31 @@ impl Account {
             .map(|g| normalize_dn(g))
             .collect()
     }
+}
+
+/// AD's string form of an `objectGUID` (16 bytes, the first three groups little-endian), as
+/// `<GUID=…>` DNs take it.
+pub fn guid_string(bytes: &[u8]) -> Option<String> {
+    let b: &[u8; 16] = bytes.try_into().ok()?;
+    Some(format!(
+        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+        b[3],
+        b[2],
+        b[1],
+        b[0],
+        b[5],
+        b[4],
+        b[7],
+        b[6],
+        b[8],
+        b[9],
+        b[10],
+        b[11],
+        b[12],
+        b[13],
+        b[14],
+        b[15]
+    ))
 }
 
 /// The built-in privileged groups of AD (their members are protected).
