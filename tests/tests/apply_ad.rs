@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hrsync::directory::DirectoryConfig;
+use hrsync::directory::{DirectoryConfig, DirectoryPool};
 use hrsync::store::Store;
 use hrsync::sync::apply::{ApplyContext, apply};
 use hrsync::sync::plan::{Fallback, Op, PersonPlan};
@@ -43,8 +43,12 @@ async fn setup(name: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("hrsync.db")).unwrap());
     let ctx = ApplyContext {
-        directory: DirectoryConfig::new(ad.url.clone(), ad.bind_dn.clone(), ad.password.clone())
-            .with_ca_file(ad.ca_file.clone()),
+        pool: DirectoryPool::new(
+            DirectoryConfig::new(ad.url.clone(), ad.bind_dn.clone(), ad.password.clone())
+                .with_ca_file(ad.ca_file.clone()),
+            3,
+        ),
+        anchor: "employeeNumber".into(),
         store,
         run: None,
         concurrency: 2,
@@ -212,5 +216,66 @@ async fn nothing_is_written_outside_the_managed_ous() {
     );
     let mut d = connect(&ad_env()).await;
     assert!(d.get(&outside, &["1.1"]).await.unwrap().is_none());
+    delete_tree(&mut d, &s.ou).await;
+}
+
+#[tokio::test]
+async fn a_connection_dropped_by_the_dc_mid_run_is_re_established_and_the_run_completes() {
+    let _guard = AD.lock().await;
+    let mut s = setup("drop").await;
+    let ad = ad_env();
+    let target = ad
+        .url
+        .trim_start_matches("ldaps://")
+        .trim_start_matches("ldap://")
+        .to_string();
+    let proxy = hrsync_tests::drop_proxy::DropProxy::start(target).await;
+    let scheme = if ad.url.starts_with("ldaps") {
+        "ldaps"
+    } else {
+        "ldap"
+    };
+    s.ctx.pool = DirectoryPool::new(
+        DirectoryConfig::new(
+            format!("{scheme}://127.0.0.1:{}", proxy.port),
+            ad.bind_dn.clone(),
+            ad.password.clone(),
+        )
+        .with_ca_file(ad.ca_file.clone()),
+        3,
+    );
+    let people: Vec<PersonPlan> = (0..30)
+        .map(|i| {
+            create(
+                &format!("d{i}"),
+                &format!("CN=Drop {i},{}", s.staff),
+                &format!("dropu{i}"),
+                &s.group,
+            )
+        })
+        .collect();
+    let ctx = s.ctx.clone();
+    let run = tokio::spawn(async move { apply(people, &ctx, &Progress::hidden()).await });
+    // Cut every connection a few times while the run is writing.
+    let mut cut = 0;
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        cut += proxy.drop_all();
+    }
+    let applied = run.await.unwrap().unwrap();
+    assert!(cut > 0, "the test must actually drop connections");
+    assert!(applied.failed.is_empty(), "{:?}", applied.failed);
+
+    let mut d = connect(&ad).await;
+    let users = d
+        .search_paged(
+            &s.staff,
+            "(&(objectClass=user)(employeeNumber=d*))",
+            &["employeeNumber", "memberOf"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(users.len(), 30, "every account once, none twice");
+    assert!(users.iter().all(|u| u.values("memberOf").len() == 1));
     delete_tree(&mut d, &s.ou).await;
 }

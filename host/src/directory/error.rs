@@ -244,6 +244,16 @@ impl DirectoryError {
         }
     }
 
+    /// The connection failed (dropped, timed out, refused): worth one reconnect and retry.
+    pub fn is_connection_error(&self) -> bool {
+        matches!(
+            self,
+            DirectoryError::Connection { .. }
+                | DirectoryError::Timeout { .. }
+                | DirectoryError::Connect { .. }
+        )
+    }
+
     pub fn is_no_such_object(&self) -> bool {
         matches!(self, DirectoryError::NoSuchObject { .. })
     }

@@ -15,6 +15,7 @@ mod config;
 mod entry;
 mod error;
 pub mod escape;
+mod pool;
 mod tls;
 pub mod uac;
 
@@ -22,3 +23,4 @@ pub use client::Directory;
 pub use config::{DirectoryConfig, SecretString, Transport};
 pub use entry::{DirEntry, Modification, SearchScope};
 pub use error::{DirectoryError, Operation};
+pub use pool::{DirectoryPool, PooledDirectory};

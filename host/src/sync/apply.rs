@@ -20,7 +20,9 @@ use super::plan::{Op, PersonPlan, Quarantined};
 use super::progress::Progress;
 use super::scope::WriteScope;
 use super::snapshot::normalize_dn;
-use crate::directory::{Directory, DirectoryConfig, DirectoryError, Modification, escape, uac};
+use crate::directory::{
+    Directory, DirectoryError, DirectoryPool, Modification, PooledDirectory, escape, uac,
+};
 use crate::store::{Store, StoreError};
 
 /// What applying did.
@@ -37,7 +39,10 @@ pub struct Applied {
 /// How to apply.
 #[derive(Clone)]
 pub struct ApplyContext {
-    pub directory: DirectoryConfig,
+    /// Bound connections, shared with the rest of the engine.
+    pub pool: Arc<DirectoryPool>,
+    /// The anchor attribute (to recognise an add that reached AD before the connection broke).
+    pub anchor: String,
     pub store: Arc<Store>,
     pub run: Option<i64>,
     pub concurrency: usize,
@@ -67,6 +72,9 @@ struct Outcomes {
     /// Planned DNs (normalized) of creates that failed.
     failed_creates: HashSet<String>,
 }
+
+/// Attempts of one operation when the directory keeps dropping the connection.
+const RECONNECTS: u64 = 4;
 
 /// Members per group modify: AD takes a few hundred values in one write comfortably.
 const GROUP_BATCH: usize = 250;
@@ -165,7 +173,7 @@ async fn apply_memberships(
     if changes.is_empty() {
         return Ok(out);
     }
-    let mut dir = Directory::connect(&ctx.directory).await?;
+    let mut dir = ctx.pool.get().await?;
     for ((group, add), members) in changes {
         let name = if add {
             "add-to-group"
@@ -182,14 +190,11 @@ async fn apply_memberships(
             bar.inc(batch.len() as u64);
         }
     }
-    if let Err(e) = dir.unbind().await {
-        tracing::debug!(error = %e, "unbind after the group changes failed");
-    }
     Ok(out)
 }
 
 async fn apply_batch(
-    dir: &mut Directory,
+    dir: &mut PooledDirectory,
     ctx: &ApplyContext,
     group: &str,
     add: bool,
@@ -224,7 +229,19 @@ async fn apply_batch(
     }
     let members: Vec<String> = rows.iter().map(|(_, m)| m.member.clone()).collect();
     let batch_result = if members.len() > 1 {
-        dir.change_members(group, &members, add).await
+        match dir.change_members(group, &members, add).await {
+            Err(e) if e.is_connection_error() => {
+                tracing::warn!(error = %e, "the directory connection was lost; reconnecting");
+                dir.mark_broken();
+                match dir.reconnect().await {
+                    // The batch may have landed: the one-by-one fallback below copes with
+                    // members already added or removed.
+                    Ok(()) => Err(e),
+                    Err(again) => Err(again),
+                }
+            }
+            other => other,
+        }
     } else {
         Err(DirectoryError::Config {
             reason: "one member: written on its own".into(),
@@ -331,7 +348,7 @@ async fn run_phase(
         let bar = bar.clone();
         let outcomes = outcomes.clone();
         tasks.spawn(async move {
-            let mut dir = Directory::connect(&ctx.directory).await?;
+            let mut dir = ctx.pool.get().await?;
             let mut ous = KnownOus::default();
             let mut out = Applied::default();
             loop {
@@ -346,9 +363,6 @@ async fn run_phase(
                 if let Some(f) = failure {
                     out.failed.push(f);
                 }
-            }
-            if let Err(e) = dir.unbind().await {
-                tracing::debug!(error = %e, "unbind after applying failed");
             }
             Ok::<Applied, SyncError>(out)
         });
@@ -365,7 +379,7 @@ async fn run_phase(
 
 /// Applies one person's operations in order; stops at the first failure.
 async fn apply_person(
-    dir: &mut Directory,
+    dir: &mut PooledDirectory,
     ous: &mut KnownOus,
     ctx: &ApplyContext,
     p: &PersonPlan,
@@ -477,7 +491,7 @@ fn retarget(op: &mut Op, planned: &str, actual: &str) {
 /// One operation: scope check, audit row, the write, its outcome. `Ok(Some(dn))` for a create
 /// names the DN the account was created at.
 async fn audited(
-    dir: &mut Directory,
+    dir: &mut PooledDirectory,
     ous: &mut KnownOus,
     ctx: &ApplyContext,
     p: &PersonPlan,
@@ -494,7 +508,23 @@ async fn audited(
         .store
         .audit_begin(ctx.run, Some(&p.person_id), Some(dn), name, &detail)
         .map_err(OpError::Audit)?;
-    let result = apply_op(dir, ous, ctx, p, op).await;
+    let mut result = apply_op(dir, ous, ctx, p, op).await;
+    let mut attempt = 1;
+    while let Err(OpError::Directory(e)) = &result
+        && e.is_connection_error()
+        && attempt < RECONNECTS
+    {
+        // The directory dropped the connection: again on a new one. An operation that reached
+        // AD before the drop is recognised, never repeated into a duplicate.
+        tracing::warn!(error = %e, attempt, "the directory connection was lost; reconnecting and retrying");
+        attempt += 1;
+        dir.mark_broken();
+        tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+        result = match dir.reconnect().await {
+            Ok(()) => retry_op(dir, ous, ctx, p, op).await,
+            Err(e) => Err(e.into()),
+        };
+    }
     let outcome = match &result {
         Ok(Some(actual)) if actual != dn => format!("ok (created at {actual})"),
         Ok(_) => "ok".to_string(),
@@ -533,6 +563,48 @@ impl KnownOus {
             self.0.insert(key);
         }
         Ok(())
+    }
+}
+
+/// An operation again after a reconnect, taking into account that the first attempt may have
+/// been applied: an account already created with this person's anchor, a move or delete
+/// already done.
+async fn retry_op(
+    dir: &mut Directory,
+    ous: &mut KnownOus,
+    ctx: &ApplyContext,
+    p: &PersonPlan,
+    op: &Op,
+) -> Result<Option<String>, OpError> {
+    match op {
+        Op::Create { dn, .. } => {
+            let parent = escape::parent_dn(dn).unwrap_or(dn);
+            let filter = format!(
+                "(&(objectClass=user)({}={}))",
+                ctx.anchor,
+                escape::escape_filter_value(&p.person_id)
+            );
+            if let Ok(found) = dir.search_paged(parent, &filter, &["1.1"]).await
+                && let Some(e) = found.into_iter().next()
+            {
+                return Ok(Some(e.dn));
+            }
+            apply_op(dir, ous, ctx, p, op).await
+        }
+        Op::Move { to, .. } => match apply_op(dir, ous, ctx, p, op).await {
+            Err(OpError::Directory(e)) if e.is_no_such_object() => {
+                match dir.get(to, &["1.1"]).await? {
+                    Some(_) => Ok(None),
+                    None => Err(e.into()),
+                }
+            }
+            other => other,
+        },
+        Op::Delete { .. } => match apply_op(dir, ous, ctx, p, op).await {
+            Err(OpError::Directory(e)) if e.is_no_such_object() => Ok(None),
+            other => other,
+        },
+        _ => apply_op(dir, ous, ctx, p, op).await,
     }
 }
 

@@ -20,7 +20,7 @@ use tracing::Instrument;
 
 use crate::config::{Config, DirectorySettings};
 use crate::connector::{Connector, ConnectorError};
-use crate::directory::{Directory, DirectoryConfig, DirectoryError};
+use crate::directory::{Directory, DirectoryConfig, DirectoryError, DirectoryPool};
 use crate::mapping::{Mapper, MappingError};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::{RunStatus, Store, StoreError};
@@ -137,6 +137,8 @@ pub struct Engine {
     tz: chrono_tz::Tz,
     /// The HR fields some rule uses: the only ones kept and stored.
     keep: source::FieldSet,
+    /// Bound directory connections, kept between uses.
+    pool: Arc<DirectoryPool>,
 }
 
 /// The LDAP filter clauses of the objects that hold `value` of `attribute` in AD's shared
@@ -194,8 +196,10 @@ impl Engine {
         })?;
         let store = Arc::new(Store::open(&config.store_path)?);
         let keep = source::used_fields(&config);
+        let pool = DirectoryPool::new(directory_config(&directory), directory.concurrency + 1);
         Ok(Engine {
             keep,
+            pool,
             config,
             directory,
             store,
@@ -406,10 +410,9 @@ impl Engine {
 
     /// Checks the directory before a single HR request is spent: the bind, `base_dn`, the
     /// uniqueness base, the parents of `users_ou` and `disabled_ou`, and the managed groups.
-    /// Returns the bound connection for the snapshot.
-    async fn preflight(&self) -> Result<Directory, SyncError> {
+    async fn preflight(&self) -> Result<(), SyncError> {
         let d = &self.directory;
-        let mut dir = Directory::connect(&directory_config(d)).await?;
+        let mut dir = self.pool.get().await?;
         let mut must_exist: Vec<(String, String)> = vec![
             ("directory.base_dn".into(), d.base_dn.clone()),
             (
@@ -440,7 +443,7 @@ impl Engine {
                 missing.join(", ")
             )));
         }
-        Ok(dir)
+        Ok(())
     }
 
     /// Termination dates from the connector action named in `sync.termination_dates_action`.
@@ -520,10 +523,7 @@ impl Engine {
     async fn prepare(&self, opts: &RunOptions, progress: &Progress) -> Result<Prepared, SyncError> {
         let rules = &self.config.sync;
         let today = self.today(opts.now);
-        let dir = self.preflight().await?;
-        if let Err(e) = dir.unbind().await {
-            tracing::debug!(error = %e, "unbind after the directory check failed");
-        }
+        self.preflight().await?;
         let sourced = match &opts.only {
             Some(id) => source::fetch_one(&self.connector, &self.store, id, &self.keep).await?,
             None => {
@@ -542,12 +542,9 @@ impl Engine {
             );
         }
         let focus = opts.only.as_ref().map(|_| sourced.people.as_slice());
-        let mut dir = Directory::connect(&directory_config(&self.directory)).await?;
-        let snapshot = self.snapshot(&mut dir, focus).await;
-        if let Err(e) = dir.unbind().await {
-            tracing::debug!(error = %e, "unbind after the snapshot failed");
-        }
-        let snapshot = snapshot?;
+        let mut dir = self.pool.get().await?;
+        let snapshot = self.snapshot(&mut dir, focus).await?;
+        drop(dir);
         let termination_dates = self.termination_dates(opts.only.as_deref()).await?;
         let disabled_on: HashMap<String, NaiveDate> = self
             .store
@@ -696,7 +693,8 @@ impl Engine {
 
     fn apply_context(&self, run: Option<i64>, today: NaiveDate) -> ApplyContext {
         ApplyContext {
-            directory: directory_config(&self.directory),
+            pool: self.pool.clone(),
+            anchor: self.config.sync.anchor.clone(),
             store: self.store.clone(),
             run,
             concurrency: self.directory.concurrency,
@@ -828,11 +826,8 @@ impl Engine {
         person_id: &str,
     ) -> Result<Option<crate::directory::DirEntry>, SyncError> {
         if let Some((guid, _)) = self.store.account(person_id)? {
-            let mut dir = Directory::connect(&directory_config(&self.directory)).await?;
+            let mut dir = self.pool.get().await?;
             let found = dir.get(&format!("<GUID={guid}>"), &["*"]).await;
-            if let Err(e) = dir.unbind().await {
-                tracing::debug!(error = %e, "unbind after a GUID read failed");
-            }
             if let Ok(Some(e)) = found
                 && e.first(&self.config.sync.anchor) == Some(person_id)
             {
@@ -849,7 +844,7 @@ impl Engine {
         attribute: &str,
         value: &str,
     ) -> Result<Option<crate::directory::DirEntry>, SyncError> {
-        let mut dir = Directory::connect(&directory_config(&self.directory)).await?;
+        let mut dir = self.pool.get().await?;
         let filter = format!(
             "(&(objectClass=user)({attribute}={}))",
             crate::directory::escape::escape_filter_value(value)
@@ -857,7 +852,6 @@ impl Engine {
         let found = dir
             .search_paged(&self.directory.base_dn, &filter, &["*"])
             .await?;
-        let _ = dir.unbind().await;
         Ok(found.into_iter().next())
     }
 
