@@ -54,6 +54,9 @@ pub struct Connector {
     plugin: Plugin,
     stats: Arc<HttpStats>,
     governor: Arc<RateGovernor>,
+    /// The connector's one token source: connector actions, outbound webhooks that borrow the
+    /// connector's credentials and the plugin's own requests share it (and its governor).
+    tokens: Arc<TokenSource>,
 }
 
 impl Connector {
@@ -82,7 +85,7 @@ impl Connector {
                 retry: RetryPolicy::default(),
             },
             client,
-            tokens,
+            tokens.clone(),
             governor.clone(),
         );
         let stats = http.stats();
@@ -102,6 +105,7 @@ impl Connector {
             plugin,
             stats,
             governor,
+            tokens,
         })
     }
 
@@ -113,6 +117,18 @@ impl Connector {
     /// HTTP counters (requests sent, 429s, retries).
     pub fn stats(&self) -> &HttpStats {
         &self.stats
+    }
+
+    /// The connector's current access token (from its one token source), for outbound calls
+    /// that borrow its credentials.
+    pub async fn bearer(&self) -> Result<Option<crate::secret::Secret>, ConnectorError> {
+        self.tokens
+            .bearer()
+            .await
+            .map_err(|e| ConnectorError::Setup {
+                connector: self.name.clone(),
+                message: e.to_string(),
+            })
     }
 
     /// Requests left in the current rate window, when a budget is configured.

@@ -160,10 +160,20 @@ impl outbound::ConnectorCredentials for EngineCredentials<'_> {
         name: &str,
     ) -> Result<(Option<crate::secret::Secret>, crate::egress::AllowedHosts), String> {
         let settings = self.0.config().connector(name).map_err(|e| e.to_string())?;
-        let client = crate::http::client(settings.timeout).map_err(|e| e.to_string())?;
-        let governor = std::sync::Arc::new(crate::http::RateGovernor::new(settings.rate_limit));
-        let tokens = crate::auth::TokenSource::new(settings.credentials.clone(), client, governor);
-        let token = tokens.bearer().await.map_err(|e| e.to_string())?;
+        if name != self.0.connector().name() {
+            return Err(format!(
+                "connector `{name}` is not the one this engine runs (`{}`): its credentials are not loaded",
+                self.0.connector().name()
+            ));
+        }
+        // The connector's own token source and governor: no second token request outside the
+        // budget, and a rotating refresh token rotated on one path only.
+        let token = self
+            .0
+            .connector()
+            .bearer()
+            .await
+            .map_err(|e| e.to_string())?;
         Ok((token, settings.allowed_hosts.clone()))
     }
 }

@@ -545,7 +545,19 @@ impl Engine {
         let mut dir = self.pool.get().await?;
         let snapshot = self.snapshot(&mut dir, focus).await?;
         drop(dir);
-        let termination_dates = self.termination_dates(opts.only.as_deref()).await?;
+        // A run for one person asks for their offboardings only when they are leaving: an event
+        // costs one request (the detail), two only for a leaver.
+        let termination_dates = match &opts.only {
+            Some(_)
+                if !sourced
+                    .people
+                    .iter()
+                    .any(|p| p.status == crate::mapping::Lifecycle::Leaving) =>
+            {
+                HashMap::new()
+            }
+            only => self.termination_dates(only.as_deref()).await?,
+        };
         let disabled_on: HashMap<String, NaiveDate> = self
             .store
             .person_states()?
