@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use hrsync::orchestration::{MANUAL, Orchestrator, Outcome};
-use hrsync::serve::{self, Service};
+use hrsync::serve::{self, ServeOptions, Service};
 use hrsync_tests::world::{AD, World, active_in, in_group};
 use serde_json::json;
 
@@ -489,6 +489,480 @@ async fn an_offboarding_event_disables_the_account_without_waiting_for_approval(
         "one leaver from an event is not a mass disable: it must not be held"
     );
     assert!(w.accounts().await[&id].dn.contains("OU=Disabled"));
+    service.shutdown(Duration::from_secs(10)).await;
+    w.cleanup().await;
+}
+
+// ---- supervision, readiness, concurrency, priority ----
+
+async fn start_with(config: hrsync::config::Config, options: ServeOptions) -> Service {
+    serve::start_with(config, Some("127.0.0.1:0"), options)
+        .await
+        .unwrap()
+}
+
+/// `/readyz`: the status and the JSON answer.
+async fn readyz(service: &Service) -> (u16, serde_json::Value) {
+    let r = reqwest::get(format!("http://{}/readyz", service.addr))
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(json!(null)))
+}
+
+async fn metrics_text(service: &Service) -> String {
+    reqwest::get(format!("http://{}/metrics", service.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// A hook that runs `f` on each event before the worker processes it.
+fn hook<F, Fut>(f: F) -> Option<serve::EventHook>
+where
+    F: Fn(hrsync::store::StoredEvent) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    Some(Arc::new(move |ev| Box::pin(f(ev))))
+}
+
+fn active_people(w: &World, n: usize) -> Vec<String> {
+    w.sim()
+        .employments()
+        .into_iter()
+        .filter(|e| e["status"] == "active")
+        .take(n)
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_worker_that_panics_is_restarted_readyz_says_so_and_the_event_is_retried() {
+    let _guard = AD.lock().await;
+    let w = World::new("serve-panic", 12, "").await;
+    w.run(true, None).await;
+    let id = active_in(&w.sim(), "Engineering");
+    let panics = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let options = ServeOptions {
+        event_workers: 2,
+        restart_delay: Duration::from_secs(2),
+        before_event: hook({
+            let panics = panics.clone();
+            move |_ev| {
+                let first = panics.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+                async move {
+                    if first {
+                        panic!("injected fault");
+                    }
+                }
+            }
+        }),
+        ..ServeOptions::default()
+    };
+    let service = start_with(w.config(), options).await;
+    assert_eq!(readyz(&service).await.0, 200);
+    let url = format!("http://{}/webhooks/remote", service.addr);
+    w.sim()
+        .update_employment(&id, json!({"job_title": "Survivor"}));
+    assert_eq!(
+        w.sim()
+            .send_webhook(&url, "employment.details.updated", &id)
+            .await
+            .unwrap(),
+        200
+    );
+    // While the worker is down, /readyz says so and why.
+    let mut down = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
+        let (status, body) = readyz(&service).await;
+        if status == 503 {
+            down = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let body = down.expect("/readyz never reported the crashed worker");
+    let reasons = body["reasons"].to_string();
+    assert!(
+        reasons.contains("panicked") && reasons.contains("injected fault"),
+        "{body}"
+    );
+    // Restarted, the event is taken again and applied.
+    let applied = eventually(Duration::from_secs(30), || async {
+        w.accounts()
+            .await
+            .get(&id)
+            .is_some_and(|a| a.first("title") == Some("Survivor"))
+    })
+    .await;
+    assert!(applied, "the event was not retried after the panic");
+    let ready = eventually(Duration::from_secs(10), || async {
+        readyz(&service).await.0 == 200
+    })
+    .await;
+    assert!(ready, "{:?}", readyz(&service).await);
+    let events = service.app.engine.store().recent_events(10).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].state.as_str(), events[0].attempts),
+        ("done", 2),
+        "{events:?}"
+    );
+    let metrics = metrics_text(&service).await;
+    assert!(
+        metrics.contains("hrsync_event_worker_restarts_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hrsync_events_processed_total 1"),
+        "{metrics}"
+    );
+    service.shutdown(Duration::from_secs(10)).await;
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_event_that_always_panics_fails_after_its_attempts_and_others_still_apply() {
+    let _guard = AD.lock().await;
+    let w = World::new("serve-panic-always", 12, "").await;
+    w.run(true, None).await;
+    let people = active_people(&w, 2);
+    let (victim, other) = (people[0].clone(), people[1].clone());
+    let mut config = w.config();
+    config.serve.event_attempts = 3;
+    let options = ServeOptions {
+        event_workers: 2,
+        restart_delay: Duration::from_millis(100),
+        before_event: hook({
+            let victim = victim.clone();
+            move |ev| {
+                let doomed = ev.person_id.as_deref() == Some(victim.as_str());
+                async move {
+                    if doomed {
+                        panic!("this person always crashes the worker");
+                    }
+                }
+            }
+        }),
+        ..ServeOptions::default()
+    };
+    let service = start_with(config, options).await;
+    let url = format!("http://{}/webhooks/remote", service.addr);
+    for id in [&victim, &other] {
+        w.sim()
+            .update_employment(id, json!({"job_title": "After The Crash"}));
+        assert_eq!(
+            w.sim()
+                .send_webhook(&url, "employment.details.updated", id)
+                .await
+                .unwrap(),
+            200
+        );
+    }
+    let store = service.app.engine.store().clone();
+    let settled = eventually(Duration::from_secs(60), || async {
+        store
+            .recent_events(10)
+            .unwrap()
+            .iter()
+            .all(|e| e.state == "done" || e.state == "failed")
+    })
+    .await;
+    let events = store.recent_events(10).unwrap();
+    assert!(settled, "{events:?}");
+    let doomed = events
+        .iter()
+        .find(|e| e.person_id.as_deref() == Some(victim.as_str()))
+        .unwrap();
+    assert_eq!((doomed.state.as_str(), doomed.attempts), ("failed", 3));
+    assert!(
+        doomed
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("panicked") && e.contains("always crashes")),
+        "{doomed:?}"
+    );
+    let accounts = w.accounts().await;
+    assert_eq!(accounts[&other].first("title"), Some("After The Crash"));
+    assert_ne!(accounts[&victim].first("title"), Some("After The Crash"));
+    let ready = eventually(Duration::from_secs(10), || async {
+        readyz(&service).await.0 == 200
+    })
+    .await;
+    assert!(ready, "{:?}", readyz(&service).await);
+    let metrics = metrics_text(&service).await;
+    assert!(
+        metrics.contains("hrsync_event_worker_restarts_total 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hrsync_events_failed_total 1"),
+        "{metrics}"
+    );
+    service.shutdown(Duration::from_secs(10)).await;
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_stalled_queue_makes_readyz_say_why() {
+    let _guard = AD.lock().await;
+    let w = World::new("serve-stall", 10, "").await;
+    w.run(true, None).await;
+    let id = active_in(&w.sim(), "Engineering");
+    let release = Arc::new(tokio::sync::Notify::new());
+    let options = ServeOptions {
+        event_workers: 1,
+        stall_after: Duration::from_secs(1),
+        before_event: hook({
+            let release = release.clone();
+            move |_ev| {
+                let release = release.clone();
+                async move { release.notified().await }
+            }
+        }),
+        ..ServeOptions::default()
+    };
+    let service = start_with(w.config(), options).await;
+    assert_eq!(readyz(&service).await.0, 200, "an empty queue never stalls");
+    let url = format!("http://{}/webhooks/remote", service.addr);
+    assert_eq!(
+        w.sim()
+            .send_webhook(&url, "employment.details.updated", &id)
+            .await
+            .unwrap(),
+        200
+    );
+    let stalled = eventually(Duration::from_secs(10), || async {
+        let (status, body) = readyz(&service).await;
+        status == 503
+            && body["reasons"].to_string().contains("stalled")
+            && body["reasons"].to_string().contains("in progress for")
+    })
+    .await;
+    assert!(stalled, "{:?}", readyz(&service).await);
+    release.notify_one();
+    let ready = eventually(Duration::from_secs(30), || async {
+        readyz(&service).await.0 == 200
+    })
+    .await;
+    assert!(ready, "{:?}", readyz(&service).await);
+    service.shutdown(Duration::from_secs(10)).await;
+    w.cleanup().await;
+}
+
+/// The `[start, end]` of each event run, by the event's person, from the runs the store recorded.
+fn event_runs(
+    store: &hrsync::store::Store,
+) -> Vec<(
+    String,
+    chrono::DateTime<chrono::Utc>,
+    chrono::DateTime<chrono::Utc>,
+)> {
+    let people: std::collections::HashMap<i64, String> = store
+        .recent_events(1000)
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| Some((e.id, e.person_id?)))
+        .collect();
+    let t = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    store
+        .runs(1000)
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| {
+            let id: i64 = r.trigger.strip_prefix("event:")?.parse().ok()?;
+            Some((
+                people[&id].clone(),
+                t(&r.started_at),
+                t(r.finished_at.as_deref()?),
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn events_for_different_people_run_side_by_side_and_one_persons_never_do() {
+    let _guard = AD.lock().await;
+    let w = World::new("serve-parallel", 20, "").await;
+    w.run(true, None).await;
+    let people = active_people(&w, 4);
+    let service = start_with(
+        w.config(),
+        ServeOptions {
+            event_workers: 4,
+            ..ServeOptions::default()
+        },
+    )
+    .await;
+    let url = format!("http://{}/webhooks/remote", service.addr);
+    for (i, id) in people.iter().enumerate() {
+        w.sim()
+            .update_employment(id, json!({"job_title": format!("Parallel {i}")}));
+    }
+    // Two events for the first person, the others one each, all at once.
+    let mut sends = tokio::task::JoinSet::new();
+    for id in people.iter().chain(std::iter::once(&people[0])) {
+        let (sim, url, id) = (w.sim(), url.clone(), id.clone());
+        sends.spawn(async move {
+            sim.send_webhook(&url, "employment.details.updated", &id)
+                .await
+                .unwrap()
+        });
+    }
+    while let Some(status) = sends.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    let store = service.app.engine.store().clone();
+    let drained = eventually(Duration::from_secs(60), || async {
+        store.queue_depth().unwrap().0 == 0
+    })
+    .await;
+    assert!(drained);
+    let accounts = w.accounts().await;
+    for (i, id) in people.iter().enumerate() {
+        assert_eq!(
+            accounts[id].first("title"),
+            Some(format!("Parallel {i}").as_str())
+        );
+    }
+    let runs = event_runs(&store);
+    let overlap = |a: &(String, _, _), b: &(String, _, _)| a.1 < b.2 && b.1 < a.2;
+    let mut side_by_side = 0;
+    for (i, a) in runs.iter().enumerate() {
+        for b in &runs[i + 1..] {
+            if overlap(a, b) {
+                assert_ne!(a.0, b.0, "two runs of one person at once: {runs:?}");
+                side_by_side += 1;
+            }
+        }
+    }
+    assert!(
+        side_by_side > 0,
+        "no two events ran side by side with 4 workers: {runs:?}"
+    );
+    service.shutdown(Duration::from_secs(10)).await;
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_termination_in_a_burst_is_applied_before_the_updates_queued_ahead_of_it() {
+    let _guard = AD.lock().await;
+    let w = World::new("serve-priority", 20, "").await;
+    w.run(true, None).await;
+    let people = active_people(&w, 6);
+    let (blocker, leaver, updated) = (&people[0], &people[1], &people[2..]);
+    // One worker, held on the first event until the burst is queued.
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let options = ServeOptions {
+        event_workers: 1,
+        before_event: hook({
+            let release = release.clone();
+            let blocker = blocker.clone();
+            move |ev| {
+                let release = release.clone();
+                let hold = ev.person_id.as_deref() == Some(blocker.as_str());
+                async move {
+                    if hold {
+                        release.acquire().await.unwrap().forget();
+                    }
+                }
+            }
+        }),
+        ..ServeOptions::default()
+    };
+    let service = start_with(w.config(), options).await;
+    let url = format!("http://{}/webhooks/remote", service.addr);
+    let send = |id: String, event_type: &'static str| {
+        let url = url.clone();
+        let sim = w.sim();
+        async move {
+            assert_eq!(sim.send_webhook(&url, event_type, &id).await.unwrap(), 200);
+        }
+    };
+    send(blocker.clone(), "employment.details.updated").await;
+    let store = service.app.engine.store().clone();
+    let taken = eventually(Duration::from_secs(10), || async {
+        store
+            .event_counts()
+            .unwrap()
+            .contains(&("processing".to_string(), 1))
+    })
+    .await;
+    assert!(taken);
+    for id in updated {
+        w.sim()
+            .update_employment(id, json!({"job_title": "Queued Update"}));
+        send(id.clone(), "employment.details.updated").await;
+    }
+    w.sim()
+        .update_employment(leaver, json!({"status": "archived"}));
+    send(leaver.clone(), "employment.status.updated").await;
+    release.add_permits(1);
+    let drained = eventually(Duration::from_secs(90), || async {
+        store.queue_depth().unwrap().0 == 0
+    })
+    .await;
+    assert!(drained, "{:?}", store.event_counts().unwrap());
+    let mut runs = event_runs(&store);
+    runs.sort_by_key(|r| r.1);
+    let order: Vec<&str> = runs.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(order.len(), 6, "{order:?}");
+    assert_eq!(order[0], blocker.as_str());
+    assert_eq!(
+        order[1],
+        leaver.as_str(),
+        "the status change queued last runs before the updates queued ahead of it: {order:?}"
+    );
+    let accounts = w.accounts().await;
+    assert!(!hrsync_tests::world::enabled(&accounts[leaver]));
+    service.shutdown(Duration::from_secs(10)).await;
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn metrics_carry_latency_and_run_duration_histograms_and_the_drain_estimate() {
+    let _guard = AD.lock().await;
+    let w = World::new("serve-metrics", 10, "").await;
+    w.run(true, None).await;
+    let id = active_in(&w.sim(), "Engineering");
+    let service = start(&w).await;
+    let url = format!("http://{}/webhooks/remote", service.addr);
+    w.sim()
+        .update_employment(&id, json!({"job_title": "Measured"}));
+    assert_eq!(
+        w.sim()
+            .send_webhook(&url, "employment.details.updated", &id)
+            .await
+            .unwrap(),
+        200
+    );
+    let store = service.app.engine.store().clone();
+    let done = eventually(Duration::from_secs(30), || async {
+        store.event_counts().unwrap() == vec![("done".to_string(), 1)]
+    })
+    .await;
+    assert!(done);
+    hrsync::serve::observe_ldap_operation("modify", Duration::from_millis(4));
+    let m = metrics_text(&service).await;
+    for line in [
+        "hrsync_event_apply_latency_seconds_count 1",
+        "hrsync_event_processing_seconds_count 1",
+        "hrsync_run_duration_seconds_count{trigger=\"event\"} 1",
+        "hrsync_event_queue_drain_seconds 0.0",
+        "hrsync_event_queue_depth 0",
+        "hrsync_runs_total{trigger=\"event\"} 1",
+        "hrsync_ldap_operation_duration_seconds_count{operation=\"modify\"}",
+        "# EOF",
+    ] {
+        assert!(m.contains(line), "missing `{line}` in\n{m}");
+    }
     service.shutdown(Duration::from_secs(10)).await;
     w.cleanup().await;
 }

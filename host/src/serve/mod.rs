@@ -1,23 +1,32 @@
 //! `hrsync serve`: the webhook receiver, the event worker, the cron scheduler, the template
 //! resumer, health and Prometheus metrics — one process, one engine, one run at a time.
 //!
-//! An inbound webhook is verified by the plugin, stored in SQLite, then acknowledged: a crash
-//! after the 2xx loses nothing. Duplicate deliveries (same dedupe key) are stored once. SIGTERM
-//! stops taking requests, lets the worker finish the event in hand, and exits; stored events and
-//! waiting templates are picked up by the next start.
+//! An inbound webhook is verified by the plugin, stored in SQLite (synced to disk), then
+//! acknowledged: a crash or a power loss after the 2xx loses nothing. Duplicate deliveries (same
+//! dedupe key) are stored once. Several event workers ([`ServeOptions::event_workers`]) apply
+//! events for different people side by side, terminations and status changes first, one person's
+//! events one at a time; a supervisor restarts a worker that panics, and `/readyz` says why the
+//! service is not ready while a worker is down or the queue is stalled. SIGTERM stops taking
+//! requests, lets the workers finish the events in hand, and exits; stored events and waiting
+//! templates are picked up by the next start.
 
-mod metrics;
+pub mod metrics;
 mod routes;
 mod worker;
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Mutex, Notify, watch};
+use tokio::sync::{Notify, RwLock, watch};
 
-pub use metrics::Metrics;
+pub use metrics::{Metrics, observe_ldap_operation};
+pub use worker::WorkerHealth;
+
+use crate::store::StoredEvent;
 
 use crate::config::Config;
 use crate::runtime::Runtime;
@@ -39,18 +48,67 @@ pub enum ServeError {
     Store(#[from] crate::store::StoreError),
 }
 
+/// A function called with each event before a worker processes it: a fault-injection point for
+/// tests (a panic, a stall). Production code never sets one.
+pub type EventHook =
+    Arc<dyn Fn(StoredEvent) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// How the service runs its event workers.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// Events applied at once, for different people (at least one). One person's events never
+    /// run side by side.
+    pub event_workers: usize,
+    /// No event finished for this long while events wait or are in progress: `/readyz` reports
+    /// the service stalled.
+    pub stall_after: Duration,
+    /// How long a worker that panicked waits before it restarts; doubled for each panic in a row,
+    /// up to a minute.
+    pub restart_delay: Duration,
+    /// Called with each event before it is processed. For tests only (fault injection).
+    #[doc(hidden)]
+    pub before_event: Option<EventHook>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            event_workers: 4,
+            stall_after: Duration::from_secs(5 * 60),
+            restart_delay: Duration::from_secs(1),
+            before_event: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("event_workers", &self.event_workers)
+            .field("stall_after", &self.stall_after)
+            .field("restart_delay", &self.restart_delay)
+            .field("before_event", &self.before_event.is_some())
+            .finish()
+    }
+}
+
 /// What the tasks share.
 pub struct App {
     pub engine: Engine,
     /// Keeps the plugin runtime (and its epoch ticker) alive.
     _runtime: Runtime,
-    /// One run (sync or template) at a time.
-    pub run_lock: Mutex<()>,
+    /// Runs that concern one person (events, their templates) share it (read); full runs (cron)
+    /// and template resumption, and events that may create an account, hold it alone (write).
+    pub run_lock: RwLock<()>,
     pub metrics: Metrics,
-    /// Wakes the worker when an event is stored.
+    /// Wakes an idle worker when an event is stored.
     pub wake: Notify,
     /// False once shutdown has begun: new webhooks get 503.
     pub accepting: AtomicBool,
+    /// The event workers' state, for `/readyz`.
+    pub health: WorkerHealth,
+    /// How the event workers run.
+    pub options: ServeOptions,
 }
 
 /// A running service (for tests and the CLI).
@@ -61,8 +119,17 @@ pub struct Service {
     tasks: tokio::task::JoinSet<()>,
 }
 
-/// Starts the service on `listen` (or `[serve].listen`).
+/// Starts the service on `listen` (or `[serve].listen`) with the default [`ServeOptions`].
 pub async fn start(config: Config, listen: Option<&str>) -> Result<Service, ServeError> {
+    start_with(config, listen, ServeOptions::default()).await
+}
+
+/// Starts the service on `listen` (or `[serve].listen`).
+pub async fn start_with(
+    config: Config,
+    listen: Option<&str>,
+    options: ServeOptions,
+) -> Result<Service, ServeError> {
     let runtime = Engine::runtime(&config)?;
     let listen = listen
         .map(str::to_string)
@@ -80,13 +147,16 @@ pub async fn start(config: Config, listen: Option<&str>) -> Result<Service, Serv
             "recovered work a previous process left unfinished"
         );
     }
+    let workers = options.event_workers.max(1);
     let app = Arc::new(App {
         engine,
         _runtime: runtime,
-        run_lock: Mutex::new(()),
-        metrics: Metrics::default(),
+        run_lock: RwLock::new(()),
+        metrics: Metrics::new(workers),
         wake: Notify::new(),
         accepting: AtomicBool::new(true),
+        health: WorkerHealth::new(workers),
+        options,
     });
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -105,7 +175,9 @@ pub async fn start(config: Config, listen: Option<&str>) -> Result<Service, Serv
     let mut http_stop = stopped.clone();
     tasks.spawn(async move {
         let shutdown = async move {
-            let _ = http_stop.wait_for(|s| *s).await;
+            if http_stop.wait_for(|s| *s).await.is_err() {
+                tracing::debug!("the service was dropped without a shutdown; the server stops");
+            }
         };
         if let Err(e) = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
@@ -114,10 +186,10 @@ pub async fn start(config: Config, listen: Option<&str>) -> Result<Service, Serv
             tracing::error!(error = %e, "the HTTP server stopped");
         }
     });
-    tasks.spawn(worker::events(app.clone(), stopped.clone()));
+    tasks.spawn(worker::supervise(app.clone(), stopped.clone()));
     tasks.spawn(worker::schedules(app.clone(), stopped.clone()));
     tasks.spawn(worker::templates(app.clone(), stopped.clone()));
-    tracing::info!(%addr, "serving");
+    tracing::info!(%addr, event_workers = workers, "serving");
     Ok(Service {
         addr,
         app,
@@ -130,7 +202,9 @@ impl Service {
     /// Stops taking webhooks, lets in-flight work finish (up to `grace`), and returns.
     pub async fn shutdown(mut self, grace: Duration) {
         self.app.accepting.store(false, Ordering::SeqCst);
-        let _ = self.stop.send(true);
+        if self.stop.send(true).is_err() {
+            tracing::debug!("every task had already stopped");
+        }
         self.app.wake.notify_waiters();
         let all = async { while self.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(grace, all).await.is_err() {
@@ -163,13 +237,22 @@ async fn shutdown_signal() {
                     _ = tokio::signal::ctrl_c() => {}
                 }
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
+                ctrl_c().await;
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        ctrl_c().await;
+    }
+}
+
+async fn ctrl_c() {
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        // Without a signal to wait for, run until killed.
+        tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+        std::future::pending::<()>().await;
     }
 }

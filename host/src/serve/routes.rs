@@ -76,21 +76,17 @@ async fn webhook(
     let events = match parsed {
         Ok(Ok(events)) => events,
         Ok(Err(wit::WebhookError::BadSignature(m) | wit::WebhookError::Stale(m))) => {
-            app.metrics
-                .webhooks_rejected
-                .fetch_add(1, Ordering::Relaxed);
+            app.metrics.webhooks_rejected.inc();
             tracing::warn!(connector, reason = %m, "webhook refused");
             return answer(StatusCode::UNAUTHORIZED, json!({"error": m}));
         }
         Ok(Err(wit::WebhookError::Malformed(m))) => {
-            app.metrics
-                .webhooks_rejected
-                .fetch_add(1, Ordering::Relaxed);
+            app.metrics.webhooks_rejected.inc();
             return answer(StatusCode::BAD_REQUEST, json!({"error": m}));
         }
         Ok(Err(wit::WebhookError::Other(m))) => {
             tracing::error!(connector, error = %m, "webhook could not be verified");
-            app.metrics.errors.fetch_add(1, Ordering::Relaxed);
+            app.metrics.errors.inc();
             return answer(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({"error": "the webhook could not be processed"}),
@@ -99,7 +95,7 @@ async fn webhook(
         Err(e) => {
             // Internal details stay in the log, not in the answer.
             tracing::error!(connector, error = %e, "the plugin failed on a webhook");
-            app.metrics.errors.fetch_add(1, Ordering::Relaxed);
+            app.metrics.errors.inc();
             return answer(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({"error": "the webhook could not be processed"}),
@@ -125,9 +121,7 @@ async fn webhook(
     }
     match app.engine.store().enqueue_events(&connector, &rows) {
         Ok(new) => {
-            app.metrics
-                .webhooks_received
-                .fetch_add(1, Ordering::Relaxed);
+            app.metrics.webhooks_received.inc();
             app.wake.notify_one();
             answer(
                 StatusCode::OK,
@@ -136,7 +130,7 @@ async fn webhook(
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot store a webhook event");
-            app.metrics.errors.fetch_add(1, Ordering::Relaxed);
+            app.metrics.errors.inc();
             // Not stored: not acknowledged, so the HR system delivers it again.
             answer(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -146,16 +140,37 @@ async fn webhook(
     }
 }
 
+/// `200 {"ready": true}`, or `503 {"ready": false, "reasons": [...]}` naming each reason:
+/// shutting down, the store unreadable, an event worker down after a panic, or the queue stalled
+/// (no event finished for `stall_after` while events wait or are in progress).
 async fn ready(State(app): State<Arc<App>>) -> Response {
-    let store_ok = app.engine.store().queue_depth().is_ok();
-    if store_ok && app.accepting.load(Ordering::SeqCst) {
-        (StatusCode::OK, "ready").into_response()
+    let mut reasons = Vec::new();
+    if !app.accepting.load(Ordering::SeqCst) {
+        reasons.push("shutting down".to_string());
+    }
+    match app.engine.store().queue_depth() {
+        Ok((depth, _)) => reasons.extend(app.health.problems(depth, app.options.stall_after)),
+        Err(e) => reasons.push(format!("the store cannot be read: {e}")),
+    }
+    if reasons.is_empty() {
+        answer(StatusCode::OK, json!({"ready": true}))
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+        tracing::debug!(?reasons, "not ready");
+        answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"ready": false, "reasons": reasons}),
+        )
     }
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let text = app.metrics.render(&app.engine);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }

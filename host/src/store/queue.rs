@@ -32,6 +32,20 @@ pub struct StoredEvent {
 /// attribute updates), 1 for hires, 2 for the rest.
 const PRIORITY_SQL: &str = "CASE kind WHEN 'terminated' THEN 0 WHEN 'deleted' THEN 0 WHEN 'status-changed' THEN 0 WHEN 'hired' THEN 1 ELSE 2 END";
 
+/// One stored event with its state, for diagnostics and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub id: i64,
+    pub kind: String,
+    pub source_type: String,
+    pub person_id: Option<String>,
+    pub received_at: String,
+    /// `pending`, `processing`, `done`, `failed` or `merged`.
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
 /// One template run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TemplateRun {
@@ -272,6 +286,32 @@ impl Store {
             .map_err(sql("counting events"))?;
         rows.collect::<rusqlite::Result<_>>()
             .map_err(sql("counting events"))
+    }
+
+    /// The latest events, newest first.
+    pub fn recent_events(&self, limit: usize) -> Result<Vec<EventRecord>> {
+        let c = self.conn();
+        let mut st = c
+            .prepare(
+                "SELECT id, kind, source_type, person_id, received_at, state, attempts, last_error FROM events ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(sql("reading events"))?;
+        let rows = st
+            .query_map(params![limit as i64], |r| {
+                Ok(EventRecord {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    source_type: r.get(2)?,
+                    person_id: r.get(3)?,
+                    received_at: r.get(4)?,
+                    state: r.get(5)?,
+                    attempts: r.get(6)?,
+                    last_error: r.get(7)?,
+                })
+            })
+            .map_err(sql("reading events"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql("reading events"))
     }
 
     // ---- template runs ----
