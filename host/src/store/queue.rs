@@ -80,7 +80,7 @@ const TEMPLATE_RUN_COLUMNS: &str =
 impl Store {
     /// Stores events in one durable transaction; a delivery seen before (same dedupe key) is
     /// skipped. Returns how many were new. When this returns `Ok` the events are on disk, so the
-    /// caller may acknowledge the delivery (see [`Store::durably`]).
+    /// caller may acknowledge the delivery (see `Store::durably`).
     pub fn enqueue_events(
         &self,
         connector: &str,
