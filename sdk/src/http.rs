@@ -44,6 +44,12 @@ impl Request {
         self
     }
 
+    /// Sets a raw body (set its `content-type` with [`Request::header`]).
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.0.body = Some(body.into());
+        self
+    }
+
     /// Sets a JSON body and its content type.
     pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Result<Self, Error> {
         let bytes = serde_json::to_vec(body)

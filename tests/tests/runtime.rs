@@ -2,20 +2,32 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use hrsync::auth::{Credentials, TokenSource};
 use hrsync::egress::AllowedHosts;
 use hrsync::http::{ConnectorHttp, HttpSettings, RateGovernor, RetryPolicy};
 use hrsync::runtime::wit::{ConnectorError, FieldValue};
-use hrsync::runtime::{Limits, Plugin, PluginContext, PluginError, Runtime, RuntimeConfig};
+use hrsync::runtime::{Caps, Limits, Plugin, PluginContext, PluginError, Runtime, RuntimeConfig};
 use hrsync::secret::Secret;
-use hrsync_tests::fixtures::plugin_wasm;
+use hrsync_tests::fixtures::{plugin_wasm, workspace_root};
 
 const HOSTILE: &str = "hrsync_test_plugin_hostile.wasm";
 
-fn runtime() -> (Runtime, tempfile::TempDir) {
+/// A runtime with the tests' shared compilation cache (keyed by content): each plugin is
+/// compiled once, not once per test.
+fn runtime() -> Runtime {
+    Runtime::new(&RuntimeConfig {
+        cache_dir: Some(workspace_root().join("target/hrsync-test-cache")),
+    })
+    .unwrap()
+}
+
+/// A runtime with a cache of its own, to look into.
+fn runtime_with_own_cache() -> (Runtime, tempfile::TempDir) {
     let cache = tempfile::tempdir().unwrap();
     let rt = Runtime::new(&RuntimeConfig {
         cache_dir: Some(cache.path().to_path_buf()),
@@ -53,14 +65,140 @@ fn context(name: &str, base_url: &str, allowed: &[&str]) -> PluginContext {
 }
 
 fn hostile(rt: &Runtime, deadline: Duration) -> Plugin {
+    hostile_at(rt, deadline, "https://hr.example")
+}
+
+/// The hostile plugin with its base URL at `base` (a [`slow_server`]).
+fn hostile_at(rt: &Runtime, deadline: Duration, base: &str) -> Plugin {
     let limits = Limits {
         deadline,
         memory_bytes: 32 << 20,
     };
     rt.load(
         &plugin_wasm(HOSTILE),
-        context("hostile", "https://hr.example", &["https://hr.example"]),
+        context("hostile", base, &[base]),
         limits,
+    )
+    .unwrap()
+}
+
+/// A local HTTP server, one request per connection: `/slow` answers after 300 ms, `/hang`
+/// never answers, `/endless` streams a chunked body without `Content-Length` that never ends.
+/// Returns its base URL.
+async fn slow_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                match path.as_str() {
+                    "/slow" => {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        let _ = socket
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+                            .await;
+                    }
+                    "/hang" => tokio::time::sleep(Duration::from_secs(3600)).await,
+                    "/endless" => {
+                        let _ = socket
+                            .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n")
+                            .await;
+                        let chunk = [b'e'; 1 << 16];
+                        loop {
+                            let mut frame = format!("{:x}\r\n", chunk.len()).into_bytes();
+                            frame.extend_from_slice(&chunk);
+                            frame.extend_from_slice(b"\r\n");
+                            if socket.write_all(&frame).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    _ => {
+                        let _ = socket
+                            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                            .await;
+                    }
+                }
+            });
+        }
+    });
+    base
+}
+
+/// Records what the host logs while it is the thread's default subscriber.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// `wat/limits.wat` with `extra` declarations, wrapped into a component for the contract.
+fn limits_component(extra: &str) -> Vec<u8> {
+    let dir = workspace_root().join("tests/plugins/hostile/wat");
+    let wat = std::fs::read_to_string(dir.join("limits.wat"))
+        .unwrap()
+        .replace(";; EXTRA", extra);
+    let mut module = wat::parse_str(&wat).unwrap();
+    let mut resolve = wit_parser::Resolve::default();
+    let (package, _) = resolve.push_dir(workspace_root().join("wit")).unwrap();
+    let world = resolve.select_world(&[package], Some("plugin")).unwrap();
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+        false,
+    )
+    .unwrap();
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .unwrap()
+        .validate(true)
+        .encode()
+        .unwrap()
+}
+
+fn load_limits(rt: &Runtime, extra: &str) -> Plugin {
+    rt.load_bytes(
+        &limits_component(extra),
+        context("limits", "https://hr.example", &[]),
+        Limits {
+            deadline: Duration::from_secs(20),
+            memory_bytes: 32 << 20,
+        },
     )
     .unwrap()
 }
@@ -79,7 +217,7 @@ async fn assert_still_serving(plugin: &Plugin) {
 
 #[tokio::test]
 async fn an_infinite_loop_is_stopped_by_the_deadline() {
-    let (rt, _cache) = runtime();
+    let rt = runtime();
     let plugin = hostile(&rt, Duration::from_millis(500));
     match plugin.get("loop").await {
         Err(PluginError::Deadline {
@@ -98,7 +236,7 @@ async fn an_infinite_loop_is_stopped_by_the_deadline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spinning_plugin_does_not_block_other_calls() {
-    let (rt, _cache) = runtime();
+    let rt = runtime();
     let plugin = Arc::new(hostile(&rt, Duration::from_secs(20)));
     let spinning = {
         let plugin = plugin.clone();
@@ -112,7 +250,7 @@ async fn a_spinning_plugin_does_not_block_other_calls() {
 
 #[tokio::test]
 async fn a_memory_bomb_is_trapped_with_a_clear_error() {
-    let (rt, _cache) = runtime();
+    let rt = runtime();
     let plugin = hostile(&rt, Duration::from_secs(20));
     match plugin.get("bomb").await {
         Err(e @ PluginError::Memory { .. }) => {
@@ -128,8 +266,226 @@ async fn a_memory_bomb_is_trapped_with_a_clear_error() {
 }
 
 #[tokio::test]
+async fn a_growing_table_counts_against_the_memory_limit() {
+    let rt = runtime();
+    let plugin = load_limits(&rt, "");
+    match plugin.get("table").await {
+        Err(
+            e @ PluginError::Memory {
+                what: "a table", ..
+            },
+        ) => {
+            let text = e.to_string();
+            assert!(text.contains("limits") && text.contains("32 MiB"), "{text}");
+        }
+        other => panic!("expected a memory error from the table, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn several_memories_share_one_memory_limit() {
+    let rt = runtime();
+    // 20 MiB in each of two memories: each is under the 32 MiB cap, together they are not.
+    let plugin = load_limits(&rt, "");
+    match plugin.get("memories").await {
+        Err(PluginError::Memory {
+            what: "linear memory",
+            limit_mib: 32,
+            ..
+        }) => {}
+        other => panic!("expected a memory error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn more_memories_or_tables_than_the_sandbox_allows_are_refused() {
+    let rt = runtime();
+    for (extra, what) in [
+        ("(memory 0)", "memory count"),
+        (
+            "(table 0 funcref) (table 0 funcref) (table 0 funcref) (table 0 funcref) (table 0 funcref) (table 0 funcref) (table 0 funcref) (table 0 funcref)",
+            "table count",
+        ),
+    ] {
+        let plugin = load_limits(&rt, extra);
+        match plugin.get("t").await {
+            Err(e @ PluginError::Resources { .. }) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains(what)
+                        && text.contains("at most 8 core instances, 8 tables and 2 memories"),
+                    "{text}"
+                );
+            }
+            other => panic!("expected a resource error for {what}, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_wasi_sleep_is_stopped_by_the_deadline() {
+    let rt = runtime();
+    let plugin = hostile(&rt, Duration::from_millis(500));
+    let started = Instant::now();
+    assert!(
+        matches!(plugin.get("sleep").await, Err(PluginError::Deadline { .. })),
+        "a plugin sleeping in WASI must be stopped at its deadline"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_still_serving(&plugin).await;
+}
+
+#[tokio::test]
+async fn a_loop_over_slow_host_calls_is_stopped_at_the_deadline() {
+    let rt = runtime();
+    let base = slow_server().await;
+    let plugin = hostile_at(&rt, Duration::from_secs(1), &base);
+    let started = Instant::now();
+    match plugin.get("slow-loop").await {
+        Err(PluginError::Deadline { call, limit, .. }) => {
+            assert_eq!((call, limit), ("get-person", Duration::from_secs(1)));
+        }
+        other => panic!("expected a deadline error, got {other:?}"),
+    }
+    // Stopped at the deadline, not after the request in flight (300 ms) or later.
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1250), "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_host_call_that_never_answers_is_stopped_at_the_deadline() {
+    let rt = runtime();
+    let base = slow_server().await;
+    // The HTTP timeout is 5 s with retries; the deadline is shorter and wins.
+    let plugin = hostile_at(&rt, Duration::from_millis(800), &base);
+    let started = Instant::now();
+    assert!(
+        matches!(plugin.get("hang").await, Err(PluginError::Deadline { .. })),
+        "expected a deadline error"
+    );
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_chunked_answer_is_read_only_up_to_the_cap() {
+    let rt = runtime();
+    let base = slow_server().await;
+    let plugin = hostile_at(&rt, Duration::from_secs(60), &base);
+    // The answer never ends: reading it whole would never return.
+    match plugin.get("huge-body").await.unwrap() {
+        Err(ConnectorError::Http(message)) => {
+            assert!(
+                message.contains("larger than the limit of 32 MiB"),
+                "{message}"
+            );
+        }
+        other => panic!("expected an HTTP error naming the cap, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_logs_is_cut_to_the_caps() {
+    let rt = runtime();
+    let plugin = hostile(&rt, Duration::from_secs(20));
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let flooded = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        plugin.get("log-flood").await
+    };
+    // Printing 1 MB to stdout does not crash the plugin either.
+    assert_eq!(outcome(&flooded.unwrap().unwrap()), "flooded");
+    let text = captured.text();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("hostile")).collect();
+    let caps = Caps::default();
+    assert!(
+        lines.len() <= caps.log_lines + 2,
+        "{} lines logged",
+        lines.len()
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("line cut: 100000 bytes, the limit is 4096 bytes per line")),
+        "no cut line"
+    );
+    assert!(
+        lines.iter().all(|l| l.len() < caps.log_line_bytes + 400),
+        "a line is longer than the cap"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("log truncated: ")
+            && l.contains("more lines dropped (the limit is 1000 lines per call)")),
+        "no truncation line in {}",
+        lines.last().unwrap()
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("bytes of stdout/stderr dropped")),
+        "no note of the dropped stdout"
+    );
+}
+
+#[tokio::test]
+async fn answers_over_the_caps_are_refused_naming_the_limit() {
+    let rt = runtime();
+    let plugin = hostile(&rt, Duration::from_secs(20));
+    let page = plugin.list(Some("huge-page")).await;
+    match page {
+        Err(e @ PluginError::Oversized { .. }) => assert!(
+            e.to_string().contains(
+                "`list-people` with more than hrsync accepts: the page's people holds 10001 records; the limit is 10000 per page"
+            ),
+            "{e}"
+        ),
+        other => panic!("expected an oversized page, got {:?}", other.map(|r| r.map(|p| p.people.len()))),
+    }
+    match plugin.get("long-string").await {
+        Err(e @ PluginError::Oversized { .. }) => assert!(
+            e.to_string()
+                .contains("the person.raw is 2097154 bytes; the limit is 1 MiB per string"),
+            "{e}"
+        ),
+        other => panic!(
+            "expected an oversized string, got {:?}",
+            other.map(|r| r.is_ok())
+        ),
+    }
+    match plugin.get("many-fields").await {
+        Err(e @ PluginError::Oversized { .. }) => assert!(
+            e.to_string()
+                .contains("the person.fields holds 1001 items; the limit is 1000 per list"),
+            "{e}"
+        ),
+        other => panic!(
+            "expected too many fields, got {:?}",
+            other.map(|r| r.is_ok())
+        ),
+    }
+    // A request over the cap is refused before it is sent.
+    match plugin.get("big-request").await.unwrap() {
+        Err(ConnectorError::Http(message)) => assert!(
+            message.contains("the request body is 17825792 bytes; the limit is 16 MiB"),
+            "{message}"
+        ),
+        other => panic!("expected a refused request, got {other:?}"),
+    }
+    assert_still_serving(&plugin).await;
+}
+
+#[tokio::test]
 async fn files_and_environment_are_not_there() {
-    let (rt, _cache) = runtime();
+    let rt = runtime();
     let plugin = hostile(&rt, Duration::from_secs(20));
     let file = outcome(&plugin.get("file").await.unwrap().unwrap());
     assert!(
@@ -142,7 +498,7 @@ async fn files_and_environment_are_not_there() {
 
 #[tokio::test]
 async fn a_host_not_allowed_is_denied_with_the_line_to_add() {
-    let (rt, _cache) = runtime();
+    let rt = runtime();
     let plugin = hostile(&rt, Duration::from_secs(20));
     match plugin.get("egress").await.unwrap() {
         Err(ConnectorError::Http(message)) => {
@@ -159,7 +515,7 @@ async fn a_host_not_allowed_is_denied_with_the_line_to_add() {
 
 #[tokio::test]
 async fn a_panic_is_an_error_naming_the_plugin_and_the_call() {
-    let (rt, _cache) = runtime();
+    let rt = runtime();
     let plugin = hostile(&rt, Duration::from_secs(20));
     match plugin.get("panic").await {
         Err(PluginError::Trap {
@@ -177,7 +533,7 @@ async fn a_panic_is_an_error_naming_the_plugin_and_the_call() {
 
 #[tokio::test]
 async fn a_plugin_for_another_contract_version_is_refused() {
-    let (rt, _cache) = runtime();
+    let rt = runtime();
     let err = rt
         .load(
             &plugin_wasm("hrsync_test_plugin_future.wasm"),
@@ -196,7 +552,7 @@ async fn a_plugin_for_another_contract_version_is_refused() {
 
 #[tokio::test]
 async fn not_a_component_is_refused() {
-    let (rt, _cache) = runtime();
+    let rt = runtime();
     let err = rt
         .load_bytes(
             b"not wasm at all",
@@ -213,7 +569,7 @@ async fn not_a_component_is_refused() {
 
 #[tokio::test]
 async fn the_remote_plugin_describes_itself_and_is_cached_on_disk() {
-    let (rt, cache) = runtime();
+    let (rt, cache) = runtime_with_own_cache();
     let plugin = rt
         .load(
             &plugin_wasm("hrsync_plugin_remote.wasm"),

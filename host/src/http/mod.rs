@@ -239,36 +239,42 @@ impl HttpBackend for ConnectorHttp {
     }
 }
 
-async fn read_response(response: reqwest::Response) -> Result<HttpResponse, HttpError> {
+async fn read_response(mut response: reqwest::Response) -> Result<HttpResponse, HttpError> {
     let status = response.status().as_u16();
     let headers = response
         .headers()
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
+    let too_large = || {
+        HttpError::Transport(format!(
+            "the answer is larger than the limit of {} MiB (the cap on an answer given to a plugin); ask for smaller pages",
+            MAX_BODY >> 20
+        ))
+    };
     if response
         .content_length()
         .is_some_and(|n| n as usize > MAX_BODY)
     {
-        return Err(HttpError::Transport(format!(
-            "the answer is larger than {} MiB",
-            MAX_BODY >> 20
-        )));
+        return Err(too_large());
     }
-    let body = response
-        .bytes()
+    // Read chunk by chunk and stop at the cap: an answer without `Content-Length` (chunked) is
+    // never held whole before it is measured.
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|e| HttpError::Transport(format!("reading the answer: {}", error_chain(&e))))?;
-    if body.len() > MAX_BODY {
-        return Err(HttpError::Transport(format!(
-            "the answer is larger than {} MiB",
-            MAX_BODY >> 20
-        )));
+        .map_err(|e| HttpError::Transport(format!("reading the answer: {}", error_chain(&e))))?
+    {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
     }
     Ok(HttpResponse {
         status,
         headers,
-        body: body.to_vec(),
+        body,
     })
 }
 

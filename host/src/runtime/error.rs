@@ -38,14 +38,35 @@ pub enum PluginError {
         call: &'static str,
         limit: Duration,
     },
-    /// The plugin asked for more memory than its cap.
+    /// The plugin asked for more memory than its cap (linear memories and tables together).
     #[error(
-        "plugin `{plugin}` exceeded its memory limit of {limit_mib} MiB in `{call}` and was stopped"
+        "plugin `{plugin}` exceeded its memory limit of {limit_mib} MiB in `{call}` (growing {what}; memories and tables count together) and was stopped"
     )]
     Memory {
         plugin: String,
         call: &'static str,
         limit_mib: usize,
+        /// What was growing when the cap was hit: `linear memory` or `a table`.
+        what: &'static str,
+    },
+    /// The plugin declares more instances, tables or memories than one call may create.
+    #[error(
+        "plugin `{plugin}` needs more than the sandbox allows in `{call}`: {message} (at most {} core instances, {} tables and {} memories)",
+        super::state::MAX_INSTANCES,
+        super::state::MAX_TABLES,
+        super::state::MAX_MEMORIES
+    )]
+    Resources {
+        plugin: String,
+        call: &'static str,
+        message: String,
+    },
+    /// The plugin's answer is over one of the [`super::Caps`] on what crosses the boundary.
+    #[error("plugin `{plugin}` answered `{call}` with more than hrsync accepts: {message}")]
+    Oversized {
+        plugin: String,
+        call: &'static str,
+        message: String,
     },
     /// The plugin trapped (a panic, an `unreachable`, an out-of-bounds access …).
     #[error("plugin `{plugin}` crashed in `{call}`: {message}")]

@@ -1,9 +1,14 @@
 //! The host side of the plugin's imports: one `Host` impl per WIT interface.
+//!
+//! Every import first checks the call's deadline (a plugin looping over host calls is stopped
+//! there), and `http.send` waits for its answer only until the deadline: the wall-clock limit
+//! covers the host's work for the plugin, not only the plugin's own instructions.
 
 use hmac::{Hmac, Mac};
 
 use super::bindings::hrsync::connector::{crypto, http, log, settings, types};
-use super::state::PluginState;
+use super::boundary::Check;
+use super::state::{DeadlineExceeded, PluginState};
 
 impl types::Host for PluginState {}
 
@@ -12,20 +17,39 @@ impl http::Host for PluginState {
         &mut self,
         request: http::Request,
     ) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
+        self.check_deadline()?;
+        if let Err(message) = Check::new(&self.caps).request(&request) {
+            return Ok(Err(http::HttpError::InvalidRequest(message)));
+        }
         let backend = self.context.http.clone();
-        Ok(backend.send(request).await)
+        let deadline = tokio::time::Instant::from_std(self.deadline);
+        match tokio::time::timeout_at(deadline, backend.send(request)).await {
+            Ok(answer) => Ok(answer),
+            Err(_) => {
+                self.deadline_hit = true;
+                Err(wasmtime::Error::new(DeadlineExceeded))
+            }
+        }
     }
 }
 
 impl log::Host for PluginState {
     async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        self.check_deadline()?;
         let plugin = self.context.name.as_str();
-        match level {
-            log::Level::Trace => tracing::trace!(plugin, "{message}"),
-            log::Level::Debug => tracing::debug!(plugin, "{message}"),
-            log::Level::Info => tracing::info!(plugin, "{message}"),
-            log::Level::Warn => tracing::warn!(plugin, "{message}"),
-            log::Level::Error => tracing::error!(plugin, "{message}"),
+        let call = self.call;
+        // One call of `log` may carry several lines; each counts.
+        for line in message.lines() {
+            let Some(line) = self.log.admit(line) else {
+                break;
+            };
+            match level {
+                log::Level::Trace => tracing::trace!(plugin, call, "{line}"),
+                log::Level::Debug => tracing::debug!(plugin, call, "{line}"),
+                log::Level::Info => tracing::info!(plugin, call, "{line}"),
+                log::Level::Warn => tracing::warn!(plugin, call, "{line}"),
+                log::Level::Error => tracing::error!(plugin, call, "{line}"),
+            }
         }
         Ok(())
     }
@@ -33,6 +57,7 @@ impl log::Host for PluginState {
 
 impl settings::Host for PluginState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        self.check_deadline()?;
         Ok(self.context.settings.get(&key).cloned())
     }
 }
@@ -44,6 +69,7 @@ impl crypto::Host for PluginState {
         message: Vec<u8>,
         signature_hex: String,
     ) -> wasmtime::Result<Result<bool, crypto::CryptoError>> {
+        self.check_deadline()?;
         let Some(secret) = self.context.secrets.get(&secret_name) else {
             return Ok(Err(crypto::CryptoError::UnknownSecret(secret_name)));
         };

@@ -6,8 +6,17 @@
 //!   imports, with its limits and its [`PluginContext`].
 //! - Each call gets a fresh store and instance (tens of microseconds): a trap or a limit hit in one
 //!   call cannot leave a broken instance behind, and the host keeps serving.
+//!
+//! Limits of one call, each ending it with a [`PluginError`] that names the limit:
+//!
+//! | limit | covers |
+//! | --- | --- |
+//! | [`Limits::deadline`] | wall-clock time: the plugin's code (epoch interruption), the host's imports (each checks it, `http.send` waits only until it) and WASI calls (the whole call is dropped at the deadline) |
+//! | [`Limits::memory_bytes`] | every linear memory and every table element together; at most 8 core instances, 8 tables and 2 memories |
+//! | [`Caps`] | what crosses the boundary: people per page, items per list, bytes per string, request body size; log lines per call and bytes per line |
 
 mod bindings;
+mod boundary;
 mod error;
 mod imports;
 mod state;
@@ -22,9 +31,11 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Cache, CacheConfig, Config, Engine, Store, Trap, UpdateDeadline};
 
+pub use boundary::Caps;
+use boundary::Check;
 pub use error::PluginError;
 pub use state::PluginContext;
-use state::PluginState;
+use state::{DeadlineExceeded, Denied, PluginState};
 
 /// The contract version this host supports.
 pub const CONTRACT_VERSION: &str = "0.1.0";
@@ -155,6 +166,7 @@ impl Runtime {
             pre,
             context: Arc::new(context),
             limits,
+            caps: Caps::default(),
         })
     }
 
@@ -202,7 +214,7 @@ fn check_contract(engine: &Engine, component: &Component, plugin: &str) -> Resul
 pub struct Limits {
     /// Wall-clock time for one call, including the host HTTP requests it makes.
     pub deadline: Duration,
-    /// Linear memory cap.
+    /// Memory cap: every linear memory and every table (a pointer per element) together.
     pub memory_bytes: usize,
 }
 
@@ -220,6 +232,7 @@ pub struct Plugin {
     pre: bindings::PluginPre<PluginState>,
     context: Arc<PluginContext>,
     limits: Limits,
+    caps: Caps,
 }
 
 /// The result of a plugin call: the host-side failure (outer) or the plugin's own answer (inner).
@@ -236,12 +249,29 @@ impl Plugin {
         self.limits
     }
 
+    /// The caps on what crosses the boundary ([`Caps::default`] unless set here).
+    pub fn with_caps(mut self, caps: Caps) -> Self {
+        self.caps = caps;
+        self
+    }
+
+    /// The caps on what crosses the boundary.
+    pub fn caps(&self) -> Caps {
+        self.caps
+    }
+
     async fn start(
         &self,
         call: &'static str,
     ) -> Result<(Store<PluginState>, bindings::Plugin), PluginError> {
         let deadline = Instant::now() + self.limits.deadline;
-        let state = PluginState::new(self.context.clone(), self.limits.memory_bytes, deadline);
+        let state = PluginState::new(
+            self.context.clone(),
+            call,
+            self.limits.memory_bytes,
+            self.caps,
+            deadline,
+        );
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limiter);
         // Check the deadline every tick, yielding to tokio in between so that a spinning plugin
@@ -254,12 +284,11 @@ impl Plugin {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        let instance = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| self.failure(&store, call, e))?;
-        Ok((store, instance))
+        let instance = within(deadline, self.pre.instantiate_async(&mut store)).await;
+        match instance {
+            Ok(instance) => Ok((store, instance)),
+            Err(e) => Err(self.finish_err(store, call, e)),
+        }
     }
 
     /// Turns a wasmtime error into a [`PluginError`] that names the plugin and the call.
@@ -270,21 +299,36 @@ impl Plugin {
         e: wasmtime::Error,
     ) -> PluginError {
         let plugin = self.context.name.clone();
-        if store.data().limiter.memory_denied {
+        if let Some(denied) = store.data().limiter.denied {
             return PluginError::Memory {
                 plugin,
                 call,
                 limit_mib: self.limits.memory_bytes >> 20,
+                what: match denied {
+                    Denied::Memory => "linear memory",
+                    Denied::Table => "a table",
+                },
             };
         }
-        if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+        if store.data().deadline_hit
+            || e.is::<DeadlineExceeded>()
+            || matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt))
+        {
             return PluginError::Deadline {
                 plugin,
                 call,
                 limit: self.limits.deadline,
             };
         }
-        let (_, stderr) = store.data().output();
+        let text = format!("{e:#}");
+        if text.contains("resource limit exceeded") {
+            return PluginError::Resources {
+                plugin,
+                call,
+                message: text,
+            };
+        }
+        let (_, stderr, _) = store.data().output();
         // Rust prints `thread '…' panicked at FILE:LINE:COL:` and the message on the next line.
         let lines: Vec<&str> = stderr.lines().collect();
         let panic_line = lines.iter().position(|l| l.contains("panicked")).map(|i| {
@@ -297,7 +341,7 @@ impl Plugin {
         let message = match (e.downcast_ref::<Trap>(), panic_line) {
             (_, Some(line)) => line,
             (Some(trap), None) => trap.to_string(),
-            (None, None) => format!("{e:#}"),
+            (None, None) => text,
         };
         PluginError::Trap {
             plugin,
@@ -306,22 +350,67 @@ impl Plugin {
         }
     }
 
-    /// Logs what the plugin printed, then maps the outcome.
+    /// Logs what the plugin printed (under the call's log budget), then maps the outcome.
     fn finish<T>(
         &self,
-        store: Store<PluginState>,
+        mut store: Store<PluginState>,
         call: &'static str,
         outcome: wasmtime::Result<T>,
     ) -> Result<T, PluginError> {
-        let (stdout, stderr) = store.data().output();
+        let (stdout, stderr, dropped_bytes) = store.data().output();
         let plugin = self.context.name.as_str();
+        let state = store.data_mut();
         for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
-            tracing::info!(plugin, call, stream = "stdout", "{line}");
+            if let Some(line) = state.log.admit(line) {
+                tracing::info!(plugin, call, stream = "stdout", "{line}");
+            }
         }
         for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
-            tracing::warn!(plugin, call, stream = "stderr", "{line}");
+            if let Some(line) = state.log.admit(line) {
+                tracing::warn!(plugin, call, stream = "stderr", "{line}");
+            }
+        }
+        if let Some(line) = state.log.truncated_line() {
+            tracing::warn!(plugin, call, "{line}");
+        }
+        if dropped_bytes > 0 {
+            tracing::warn!(
+                plugin,
+                call,
+                "log truncated: {dropped_bytes} bytes of stdout/stderr dropped (the limit is {} per stream per call)",
+                boundary::bytes(state::PIPE_CAPACITY)
+            );
         }
         outcome.map_err(|e| self.failure(&store, call, e))
+    }
+
+    fn finish_err(
+        &self,
+        store: Store<PluginState>,
+        call: &'static str,
+        e: wasmtime::Error,
+    ) -> PluginError {
+        match self.finish::<()>(store, call, Err(e)) {
+            Err(e) => e,
+            Ok(()) => unreachable!("an error stays an error"),
+        }
+    }
+
+    /// Refuses an answer over the [`Caps`].
+    fn checked<T>(
+        &self,
+        call: &'static str,
+        answer: T,
+        check: impl FnOnce(&Check<'_>, &T) -> Result<(), String>,
+    ) -> Result<T, PluginError> {
+        match check(&Check::new(&self.caps), &answer) {
+            Ok(()) => Ok(answer),
+            Err(message) => Err(PluginError::Oversized {
+                plugin: self.context.name.clone(),
+                call,
+                message,
+            }),
+        }
     }
 
     /// Only makes a fresh store and instance, as every call does; for benchmarks.
@@ -333,31 +422,52 @@ impl Plugin {
     /// `describe`.
     pub async fn describe(&self) -> Result<wit::Descriptor, PluginError> {
         let (mut store, instance) = self.start("describe").await?;
-        let r = instance
-            .hrsync_connector_connector()
-            .call_describe(&mut store)
-            .await;
-        self.finish(store, "describe", r)
+        let deadline = store.data().deadline;
+        let r = within(
+            deadline,
+            instance
+                .hrsync_connector_connector()
+                .call_describe(&mut store),
+        )
+        .await;
+        let d = self.finish(store, "describe", r)?;
+        self.checked("describe", d, |c, d| c.descriptor(d))
     }
 
     /// `list-people`.
     pub async fn list(&self, cursor: Option<&str>) -> CallResult<wit::Page, wit::ConnectorError> {
         let (mut store, instance) = self.start("list-people").await?;
-        let r = instance
-            .hrsync_connector_connector()
-            .call_list_people(&mut store, cursor)
-            .await;
-        self.finish(store, "list-people", r)
+        let deadline = store.data().deadline;
+        let r = within(
+            deadline,
+            instance
+                .hrsync_connector_connector()
+                .call_list_people(&mut store, cursor),
+        )
+        .await;
+        let r = self.finish(store, "list-people", r)?;
+        self.checked("list-people", r, |c, r| match r {
+            Ok(page) => c.page(page),
+            Err(e) => c.connector_error(e),
+        })
     }
 
     /// `get-person`.
     pub async fn get(&self, id: &str) -> CallResult<wit::Person, wit::ConnectorError> {
         let (mut store, instance) = self.start("get-person").await?;
-        let r = instance
-            .hrsync_connector_connector()
-            .call_get_person(&mut store, id)
-            .await;
-        self.finish(store, "get-person", r)
+        let deadline = store.data().deadline;
+        let r = within(
+            deadline,
+            instance
+                .hrsync_connector_connector()
+                .call_get_person(&mut store, id),
+        )
+        .await;
+        let r = self.finish(store, "get-person", r)?;
+        self.checked("get-person", r, |c, r| match r {
+            Ok(person) => c.person(&|| "the person".to_string(), person),
+            Err(e) => c.connector_error(e),
+        })
     }
 
     /// `parse-webhook`.
@@ -366,11 +476,19 @@ impl Plugin {
         request: &wit::WebhookRequest,
     ) -> CallResult<Vec<wit::HrEvent>, wit::WebhookError> {
         let (mut store, instance) = self.start("parse-webhook").await?;
-        let r = instance
-            .hrsync_connector_connector()
-            .call_parse_webhook(&mut store, request)
-            .await;
-        self.finish(store, "parse-webhook", r)
+        let deadline = store.data().deadline;
+        let r = within(
+            deadline,
+            instance
+                .hrsync_connector_connector()
+                .call_parse_webhook(&mut store, request),
+        )
+        .await;
+        let r = self.finish(store, "parse-webhook", r)?;
+        self.checked("parse-webhook", r, |c, r| match r {
+            Ok(events) => c.events(events),
+            Err(e) => c.webhook_error(e),
+        })
     }
 
     /// `invoke`.
@@ -380,10 +498,32 @@ impl Plugin {
         params: &[wit::Field],
     ) -> CallResult<wit::ActionOutput, wit::ConnectorError> {
         let (mut store, instance) = self.start("invoke").await?;
-        let r = instance
-            .hrsync_connector_connector()
-            .call_invoke(&mut store, action, params)
-            .await;
-        self.finish(store, "invoke", r)
+        let deadline = store.data().deadline;
+        let r = within(
+            deadline,
+            instance
+                .hrsync_connector_connector()
+                .call_invoke(&mut store, action, params),
+        )
+        .await;
+        let r = self.finish(store, "invoke", r)?;
+        self.checked("invoke", r, |c, r| match r {
+            Ok(output) => c.action_output(output),
+            Err(e) => c.connector_error(e),
+        })
+    }
+}
+
+/// Runs part of a call until the deadline. The plugin's own code is stopped by epoch
+/// interruption and the host's imports check the deadline themselves; this also stops whatever
+/// else the call waits on (a WASI sleep or poll). Dropping wasmtime's future at that point is
+/// supported: the call's fiber is unwound, and the store is dropped after.
+async fn within<T>(
+    deadline: Instant,
+    call: impl Future<Output = wasmtime::Result<T>>,
+) -> wasmtime::Result<T> {
+    match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), call).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(wasmtime::Error::new(DeadlineExceeded)),
     }
 }

@@ -10,7 +10,21 @@
 //! | `env` | reads environment variables and arguments (there are none) |
 //! | `egress` | sends a request to a host it was not allowed (denied) |
 //! | `panic` | panics (an error, not a crash of the host) |
+//! | `sleep` | sleeps an hour in a WASI call (the deadline must stop it: the host, not the plugin, is waiting) |
+//! | `slow-loop` | sends `GET /slow` forever (each answer is slow: host time counts against the deadline) |
+//! | `hang` | sends `GET /hang`, which never answers (stopped at the deadline, not the HTTP timeout) |
+//! | `log-flood` | one 100 KB log line, 5,000 more lines, and 1 MB of stdout (the log caps must hold) |
+//! | `huge-body` | sends `GET /endless`, a chunked answer without `Content-Length` that never ends |
+//! | `big-request` | sends a 17 MiB request body (over the cap on what a request may carry) |
+//! | `long-string` | returns a person whose `raw` is 2 MiB (over the cap per string) |
+//! | `many-fields` | returns a person with 1,001 fields (over the cap per list) |
 //! | anything else | behaves, returning a person with that id |
+//!
+//! `list-people` behaves, except with the cursor `huge-page`: 10,001 people in one page (over the
+//! cap per page).
+//!
+//! What a Rust plugin cannot do — grow a table, declare several memories — is tried by the
+//! hand-written core module in `wat/limits.wat`, wrapped into a component by the runtime tests.
 
 use hrsync_sdk::prelude::*;
 
@@ -28,8 +42,14 @@ impl Connector for Hostile {
             .build()
     }
 
-    fn list(&self, _cursor: Option<String>) -> Result<Page, Error> {
+    fn list(&self, cursor: Option<String>) -> Result<Page, Error> {
         let mut page = Page::default();
+        if cursor.as_deref() == Some("huge-page") {
+            page.people = (0..10_001)
+                .map(|i| person(&format!("p-{i}"), "listed"))
+                .collect();
+            return Ok(page);
+        }
         page.people.push(person("p-1", "listed"));
         Ok(page)
     }
@@ -68,6 +88,51 @@ impl Connector for Hostile {
                 Err(e) => Err(e),
             },
             "panic" => panic!("hostile plugin panicked on purpose"),
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                Ok(person(id, "woke up"))
+            }
+            "slow-loop" => loop {
+                let _ = http::Request::get("/slow").send();
+            },
+            "hang" => match http::Request::get("/hang").send() {
+                Ok(r) => Ok(person(id, &format!("answered: {}", r.status))),
+                Err(e) => Err(e),
+            },
+            "log-flood" => {
+                log::info(&"x".repeat(100_000));
+                for i in 0..5_000 {
+                    log::info(&format!("flood line {i}"));
+                }
+                let line = "y".repeat(99);
+                for _ in 0..10_000 {
+                    println!("{line}");
+                }
+                Ok(person(id, "flooded"))
+            }
+            "huge-body" => match http::Request::get("/endless").send() {
+                Ok(r) => Ok(person(id, &format!("read {} bytes", r.body.len()))),
+                Err(e) => Err(e),
+            },
+            "big-request" => {
+                let body = vec![b'a'; 17 << 20];
+                let mut request = http::Request::new(http::Method::Post, "/upload");
+                request = request.body(body);
+                match request.send() {
+                    Ok(r) => Ok(person(id, &format!("sent: {}", r.status))),
+                    Err(e) => Err(e),
+                }
+            }
+            "long-string" => Ok(PersonBuilder::new(id, Lifecycle::Active, "active")
+                .raw(&serde_json::Value::String("z".repeat(2 << 20)))
+                .build()),
+            "many-fields" => {
+                let mut b = PersonBuilder::new(id, Lifecycle::Active, "active");
+                for i in 0..1_001 {
+                    b = b.text(&format!("f{i}"), Some("v"));
+                }
+                Ok(b.build())
+            }
             other => Ok(person(other, "behaved")),
         }
     }
