@@ -95,6 +95,7 @@ fn create(id: &str, dn: &str, sam: &str, group: &str) -> PersonPlan {
         ],
         leaver: false,
         adopt: false,
+        manager_pending: None,
         note: None,
     }
 }
@@ -124,6 +125,7 @@ async fn a_refused_group_batch_falls_back_to_single_members_and_reports_only_the
         }],
         leaver: false,
         adopt: false,
+        manager_pending: None,
         note: None,
     });
     let applied = apply(people, &s.ctx, &Progress::hidden()).await.unwrap();

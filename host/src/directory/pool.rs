@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::{Directory, DirectoryConfig, DirectoryError};
 
 /// Connections idle longer than this are checked before use.
-const CHECK_AFTER: Duration = Duration::from_secs(10);
+const CHECK_AFTER: Duration = Duration::from_secs(1);
 /// Connections idle longer than this are closed (AD's `MaxConnIdleTime` is 900 s).
 const MAX_IDLE: Duration = Duration::from_secs(300);
 

@@ -777,6 +777,7 @@ mod tests {
             }],
             leaver: false,
             adopt: false,
+            manager_pending: None,
             note: None,
         }
     }

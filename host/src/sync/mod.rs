@@ -87,12 +87,50 @@ pub struct RunReport {
     pub details_deferred: usize,
 }
 
-/// What a run planned, and from what.
-struct Prepared {
-    plan: Plan,
+/// Clauses per LDAP filter when a run reads only what concerns a few people.
+const FILTER_CLAUSES: usize = 400;
+
+/// Details fetched and planned per batch during enrichment.
+const DETAIL_BATCH: usize = 25;
+
+/// What a run has done so far, phase after phase.
+struct RunState {
+    id: i64,
     today: NaiveDate,
+    plan: Plan,
+    held: Vec<PersonPlan>,
+    operations: usize,
+    failed: Vec<plan::Quarantined>,
+    notes: Vec<String>,
+    destructive: usize,
+    /// Accounts managed at the start (the safety gate's share is of these).
+    managed: Option<usize>,
+    /// The gate tripped: every later destructive change is held too.
+    hold: bool,
     fetched: usize,
     deferred: usize,
+}
+
+impl RunState {
+    fn new(id: i64, today: NaiveDate) -> RunState {
+        RunState {
+            id,
+            today,
+            plan: Plan {
+                today: today.to_string(),
+                ..Plan::default()
+            },
+            held: Vec::new(),
+            operations: 0,
+            failed: Vec::new(),
+            notes: Vec::new(),
+            destructive: 0,
+            managed: None,
+            hold: false,
+            fetched: 0,
+            deferred: 0,
+        }
+    }
 }
 
 /// How re-planned people differ from their held plans, a line each.
@@ -139,6 +177,8 @@ pub struct Engine {
     keep: source::FieldSet,
     /// Bound directory connections, kept between uses.
     pool: Arc<DirectoryPool>,
+    /// HR fields the write-once rules use (a list record without them waits for its detail).
+    create_fields: Vec<String>,
 }
 
 /// The LDAP filter clauses of the objects that hold `value` of `attribute` in AD's shared
@@ -159,6 +199,32 @@ fn namespace_clauses(attribute: &str, value: &str, realm: &str) -> Vec<String> {
         _ => {}
     }
     out
+}
+
+/// The HR fields the write-once rules use: `apply = "on-create"` attributes and `sync.cn`.
+fn create_fields(config: &Config) -> Vec<String> {
+    let mut templates: Vec<&str> = config.sync.cn.iter().map(String::as_str).collect();
+    for rule in config.mapping.attributes.values() {
+        if rule.apply == crate::mapping::Apply::OnCreate {
+            templates.extend(rule.template.as_deref());
+            templates.extend(rule.unique.iter().flatten().map(String::as_str));
+        }
+    }
+    let env = minijinja::Environment::new();
+    let mut fields: Vec<String> = templates
+        .iter()
+        .filter_map(|t| env.template_from_str(t).ok())
+        .flat_map(|t| t.undeclared_variables(false))
+        .filter(|v| {
+            !matches!(
+                v.as_str(),
+                "id" | "status" | "source_status" | "raw" | "person" | "n"
+            )
+        })
+        .collect();
+    fields.sort();
+    fields.dedup();
+    fields
 }
 
 /// The `DirectoryConfig` of the directory settings.
@@ -197,9 +263,11 @@ impl Engine {
         let store = Arc::new(Store::open(&config.store_path)?);
         let keep = source::used_fields(&config);
         let pool = DirectoryPool::new(directory_config(&directory), directory.concurrency + 1);
+        let create_fields = create_fields(&config);
         Ok(Engine {
             keep,
             pool,
+            create_fields,
             config,
             directory,
             store,
@@ -250,7 +318,7 @@ impl Engine {
         people: &[crate::mapping::Person],
         realm: &str,
         found: &HashSet<String>,
-    ) -> String {
+    ) -> Vec<String> {
         use crate::directory::escape::escape_filter_value as esc;
         let rules = &self.config.sync;
         let mut clauses: Vec<String> = Vec::new();
@@ -277,7 +345,14 @@ impl Engine {
                 }
             }
         }
-        format!("(|{})", clauses.concat())
+        // AD and Samba refuse (or drop the connection on) very large filters: a batch of people
+        // with many numbered candidates is searched in slices.
+        clauses.sort();
+        clauses.dedup();
+        clauses
+            .chunks(FILTER_CLAUSES)
+            .map(|c| format!("(|{})", c.concat()))
+            .collect()
     }
 
     async fn snapshot(
@@ -319,38 +394,50 @@ impl Engine {
         // accounts (and their managers') by GUID where known, the rest by one search.
         let users = "(&(objectCategory=person)(objectClass=user))";
         let mut by_guid: Vec<crate::directory::DirEntry> = Vec::new();
-        let (filter, taken_filter) = match focus {
+        let (filters, taken_filters): (Vec<String>, Vec<String>) = match focus {
             Some(people) if !people.is_empty() => {
                 by_guid = self.accounts_by_guid(dir, people, &attr_refs).await?;
                 let found: HashSet<String> = by_guid
                     .iter()
                     .filter_map(|e| e.first(&rules.anchor).map(str::to_string))
                     .collect();
-                let f = self.focus_filter(people, &realm, &found);
-                (format!("(&{users}{f})"), f)
+                let slices = self.focus_filter(people, &realm, &found);
+                (
+                    slices.iter().map(|f| format!("(&{users}{f})")).collect(),
+                    slices,
+                )
             }
             _ => {
                 let any: String = taken_attrs.iter().map(|a| format!("({a}=*)")).collect();
-                (users.to_string(), format!("(|{any})"))
+                (vec![users.to_string()], vec![format!("(|{any})")])
             }
         };
-        let mut entries = dir
-            .search_paged(&self.directory.base_dn, &filter, &attr_refs)
-            .await?;
+        let mut entries: Vec<crate::directory::DirEntry> = Vec::new();
+        let mut seen_dns: HashSet<String> = HashSet::new();
+        for filter in &filters {
+            for e in dir
+                .search_paged(&self.directory.base_dn, filter, &attr_refs)
+                .await?
+            {
+                if seen_dns.insert(e.dn.to_lowercase()) {
+                    entries.push(e);
+                }
+            }
+        }
         for e in by_guid {
-            if !entries.iter().any(|x| x.dn.eq_ignore_ascii_case(&e.dn)) {
+            if seen_dns.insert(e.dn.to_lowercase()) {
                 entries.push(e);
             }
         }
         // Names must be unique in the whole uniqueness base, against every object that holds
         // one (users elsewhere, groups, computers, contacts), not only the managed accounts.
-        let others = dir
-            .search_paged(
-                &self.directory.uniqueness_base_dn,
-                &taken_filter,
-                &taken_attrs,
-            )
-            .await?;
+        let mut others: Vec<crate::directory::DirEntry> = Vec::new();
+        for filter in &taken_filters {
+            others.extend(
+                dir.search_paged(&self.directory.uniqueness_base_dn, filter, &taken_attrs)
+                    .await?,
+            );
+        }
         let mut limit_attrs: Vec<&str> = attr_refs.clone();
         limit_attrs.push("cn");
         let limits = dir.attribute_limits(&limit_attrs).await?;
@@ -519,45 +606,29 @@ impl Engine {
         WriteScope::new(&self.directory.managed_ous)
     }
 
-    /// Checks the directory, reads HR and the directory, and plans.
-    async fn prepare(&self, opts: &RunOptions, progress: &Progress) -> Result<Prepared, SyncError> {
-        let rules = &self.config.sync;
-        let today = self.today(opts.now);
-        self.preflight().await?;
-        let sourced = match &opts.only {
-            Some(id) => source::fetch_one(&self.connector, &self.store, id, &self.keep).await?,
-            None => {
-                source::fetch_all(&self.connector, &self.store, rules, &self.keep, progress).await?
-            }
-        };
-        let incomplete = match &opts.only {
-            Some(_) => Some("a run for one person: absence means nothing".to_string()),
-            None => sourced.incomplete.clone(),
-        };
-        if let Some(why) = &incomplete
-            && opts.only.is_none()
-        {
-            tracing::warn!(
-                "the listing is incomplete: {why}; nobody becomes a leaver by absence this run"
-            );
-        }
-        let focus = opts.only.as_ref().map(|_| sourced.people.as_slice());
+    /// Reads the directory (all of it, or what concerns `focus`) and plans `people`.
+    #[allow(clippy::too_many_arguments)]
+    async fn plan_for(
+        &self,
+        people: &[crate::mapping::Person],
+        rejected: &[plan::Quarantined],
+        focus: Option<&[crate::mapping::Person]>,
+        incomplete: Option<&str>,
+        pending: &[String],
+        termination_dates: &HashMap<String, NaiveDate>,
+        today: NaiveDate,
+    ) -> Result<Plan, SyncError> {
         let mut dir = self.pool.get().await?;
-        let snapshot = self.snapshot(&mut dir, focus).await?;
-        drop(dir);
-        // A run for one person asks for their offboardings only when they are leaving: an event
-        // costs one request (the detail), two only for a leaver.
-        let termination_dates = match &opts.only {
-            Some(_)
-                if !sourced
-                    .people
-                    .iter()
-                    .any(|p| p.status == crate::mapping::Lifecycle::Leaving) =>
-            {
-                HashMap::new()
+        let snapshot = match self.snapshot(&mut dir, focus).await {
+            Err(SyncError::Directory(e)) if e.is_connection_error() => {
+                tracing::warn!(error = %e, "the directory connection was lost; reading again on a new one");
+                dir.mark_broken();
+                dir.reconnect().await?;
+                self.snapshot(&mut dir, focus).await?
             }
-            only => self.termination_dates(only.as_deref()).await?,
+            other => other?,
         };
+        drop(dir);
         let disabled_on: HashMap<String, NaiveDate> = self
             .store
             .person_states()?
@@ -565,26 +636,77 @@ impl Engine {
             .filter_map(|(id, s)| Some((id, s.disabled_on?.parse().ok()?)))
             .collect();
         let scope = self.write_scope();
-        let plan = plan::plan(&PlanInput {
-            people: &sourced.people,
-            rejected: &sourced.rejected,
+        Ok(plan::plan(&PlanInput {
+            people,
+            rejected,
             snapshot: &snapshot,
-            rules,
+            rules: &self.config.sync,
             mapper: &self.mapper,
             structure: &self.structure,
             disabled_ou: self.directory.disabled_ou.as_deref(),
             scope: &scope,
             today,
-            termination_dates: &termination_dates,
+            termination_dates,
             disabled_on: &disabled_on,
-            incomplete: incomplete.as_deref(),
-        });
-        Ok(Prepared {
-            plan,
-            today,
-            fetched: sourced.fetched,
-            deferred: sourced.deferred,
+            incomplete,
+            pending,
+        }))
+    }
+
+    /// Why a listed person cannot be planned before their detail arrives, if they cannot: a
+    /// pre-hire (the start date decides when the account is due), or a person whose write-once
+    /// rules (`apply = "on-create"` attributes, `sync.cn`) use a field the list record lacks.
+    /// Rules applied always start from the list data and are corrected by the detail.
+    fn waits_for_detail(&self, p: &crate::mapping::Person) -> Option<String> {
+        if p.complete {
+            return None;
+        }
+        if p.status == crate::mapping::Lifecycle::PreHire {
+            return Some("a pre-hire: the start date comes with the detail".to_string());
+        }
+        let missing: Vec<&str> = self
+            .create_fields
+            .iter()
+            .map(String::as_str)
+            .filter(|f| p.text(f).is_none_or(|v| v.trim().is_empty()))
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "on-create rules use {} that only the detail has",
+                missing.join(", ")
+            )
         })
+    }
+
+    /// Lists everyone and plans those who can be planned from what is known now (a complete
+    /// listing makes absent people leavers); the others are returned as waiting for a detail.
+    async fn plan_listed(
+        &self,
+        listed: &source::Listed,
+        termination_dates: &HashMap<String, NaiveDate>,
+        today: NaiveDate,
+    ) -> Result<(Plan, Vec<(String, String)>), SyncError> {
+        let mut ready = Vec::new();
+        let mut waiting: Vec<(String, String)> = Vec::new();
+        for p in &listed.people {
+            match self.waits_for_detail(p) {
+                Some(why) => waiting.push((p.id.clone(), why)),
+                None => ready.push(p.clone()),
+            }
+        }
+        let pending: Vec<String> = waiting.iter().map(|(id, _)| id.clone()).collect();
+        let plan = self
+            .plan_for(
+                &ready,
+                &listed.rejected,
+                None,
+                listed.incomplete.as_deref(),
+                &pending,
+                termination_dates,
+                today,
+            )
+            .await?;
+        Ok((plan, waiting))
     }
 
     async fn run_inner(
@@ -594,112 +716,276 @@ impl Engine {
         progress: &Progress,
     ) -> Result<RunReport, SyncError> {
         let rules = &self.config.sync;
-        let Prepared {
-            plan,
-            today,
-            fetched,
-            deferred,
-        } = self.prepare(opts, progress).await?;
+        let today = self.today(opts.now);
+        self.preflight().await?;
+        let mut run = RunState::new(run_id, today);
 
+        if let Some(id) = &opts.only {
+            let sourced = source::fetch_one(&self.connector, &self.store, id, &self.keep).await?;
+            run.fetched = sourced.fetched;
+            // One person's offboardings only when they are leaving: an event costs one request
+            // (the detail), two only for a leaver.
+            let termination_dates = if sourced
+                .people
+                .iter()
+                .any(|p| p.status == crate::mapping::Lifecycle::Leaving)
+            {
+                self.termination_dates(Some(id)).await?
+            } else {
+                HashMap::new()
+            };
+            let plan = self
+                .plan_for(
+                    &sourced.people,
+                    &sourced.rejected,
+                    Some(&sourced.people),
+                    Some("a run for one person: absence means nothing"),
+                    &[],
+                    &termination_dates,
+                    today,
+                )
+                .await?;
+            self.settle(plan, opts, &mut run, progress).await?;
+            return self.finish(run, opts);
+        }
+
+        // 1. Every list page, then everyone who can be planned from it, at once.
+        let listed =
+            source::list_all(&self.connector, &self.store, rules, &self.keep, progress).await?;
+        let termination_dates = self.termination_dates(None).await?;
+        let (plan, waiting) = self.plan_listed(&listed, &termination_dates, today).await?;
+        self.settle(plan, opts, &mut run, progress).await?;
+
+        // 2. Details in priority order, applied as they arrive, a batch at a time.
+        let budget = rules.max_detail_fetches.unwrap_or(usize::MAX);
+        let must = listed.wanted.len() - listed.refresh_while_budget();
+        let bar = progress.bar("details", Some(listed.wanted.len().min(budget) as u64));
+        let mut done = 0usize;
+        let mut stop: Option<String> = None;
+        // Details fetched this run, for the follow-up below.
+        let mut fresh: HashMap<String, crate::mapping::Person> = HashMap::new();
+        while done < listed.wanted.len() && run.fetched < budget {
+            let mut take = DETAIL_BATCH.min(budget - run.fetched);
+            if done >= must {
+                // Refreshing details younger than the maximum age: only while the window has
+                // budget left (always, without an HR rate limit).
+                match self.connector.request_budget() {
+                    Some(0) => {
+                        stop = Some("the rate window's budget is spent; fresher details are refreshed next run".into());
+                        break;
+                    }
+                    Some(left) => take = take.min(left as usize),
+                    None => {}
+                }
+            } else {
+                take = take.min(must - done);
+            }
+            let ids = &listed.wanted[done..(done + take).min(listed.wanted.len())];
+            done += ids.len();
+            let details =
+                source::fetch_details(&self.connector, &self.store, &self.keep, &listed, ids)
+                    .await?;
+            bar.inc(ids.len() as u64);
+            run.fetched += details.people.len();
+            for p in &details.people {
+                fresh.insert(p.id.clone(), p.clone());
+            }
+            let plan = self
+                .plan_for(
+                    &details.people,
+                    &details.rejected,
+                    Some(&details.people),
+                    Some("enrichment: a batch of details"),
+                    &[],
+                    &termination_dates,
+                    today,
+                )
+                .await?;
+            self.settle(plan, opts, &mut run, progress).await?;
+            if let Some(why) = details.stopped {
+                stop = Some(why);
+                break;
+            }
+        }
+        bar.finish(&format!("fetched {} details", run.fetched));
+
+        // 3. Reports planned before their manager's account was created in a later batch get
+        //    the link now, in the same run.
+        let created: HashSet<&str> = run
+            .plan
+            .people
+            .iter()
+            .filter(|p| p.ops.iter().any(|o| matches!(o, plan::Op::Create { .. })))
+            .map(|p| p.person_id.as_str())
+            .collect();
+        let follow: HashSet<&str> = run
+            .plan
+            .people
+            .iter()
+            .filter(|p| {
+                p.manager_pending
+                    .as_deref()
+                    .is_some_and(|m| created.contains(m))
+            })
+            .map(|p| p.person_id.as_str())
+            .collect();
+        if !follow.is_empty() {
+            let people: Vec<crate::mapping::Person> = follow
+                .iter()
+                .filter_map(|id| {
+                    fresh
+                        .get(*id)
+                        .or_else(|| listed.people.iter().find(|p| p.id == *id))
+                        .cloned()
+                })
+                .collect();
+            let plan = self
+                .plan_for(
+                    &people,
+                    &[],
+                    Some(&people),
+                    Some("managers created later in this run"),
+                    &[],
+                    &termination_dates,
+                    today,
+                )
+                .await?;
+            self.settle(plan, opts, &mut run, progress).await?;
+        }
+        run.deferred = must.saturating_sub(done.min(must));
+        if let Some(why) = &stop {
+            tracing::warn!(deferred = run.deferred, "detail fetching stopped: {why}");
+        }
+        // People still waiting for a detail this run could not fetch: say what is pending.
+        let planned: HashSet<&str> = run
+            .plan
+            .people
+            .iter()
+            .map(|p| p.person_id.as_str())
+            .collect();
+        let still: Vec<plan::PersonPlan> = waiting
+            .iter()
+            .filter(|(id, _)| !planned.contains(id.as_str()))
+            .map(|(id, why)| plan::PersonPlan::pending(id, why))
+            .collect();
+        run.plan.people.extend(still);
+        self.finish(run, opts)
+    }
+
+    /// Records a plan's quarantine, then (for `sync`) gates and applies it, adding it to the run.
+    async fn settle(
+        &self,
+        plan: Plan,
+        opts: &RunOptions,
+        run: &mut RunState,
+        progress: &Progress,
+    ) -> Result<(), SyncError> {
         for q in &plan.quarantined {
             self.store
-                .quarantine(Some(run_id), &q.record_id, q.field.as_deref(), &q.reason)?;
+                .quarantine(Some(run.id), &q.record_id, q.field.as_deref(), &q.reason)?;
         }
         for p in &plan.people {
             self.store.release(&p.person_id)?;
         }
+        if opts.apply {
+            // The safety gate: mass disables/deletes (counted over the whole run), and every
+            // adoption of an existing account.
+            let gate = &self.config.sync.safety;
+            run.destructive += plan.destructive();
+            if run.managed.is_none() {
+                run.managed = Some(plan.summary.managed.max(1));
+            }
+            let managed = run.managed.unwrap_or(1);
+            let percent = run.destructive as f64 * 100.0 / managed as f64;
+            // The share applies to full runs; a run for one person sees too few accounts to judge.
+            let share_exceeded = opts.only.is_none() && percent > gate.max_destructive_percent;
+            run.hold |=
+                run.destructive > 0 && (run.destructive > gate.max_destructive || share_exceeded);
+            let hold = run.hold;
+            let (now, later): (Vec<PersonPlan>, Vec<PersonPlan>) = plan
+                .people
+                .iter()
+                .cloned()
+                .partition(|p| !p.adopt && !(hold && p.ops.iter().any(|o| o.is_destructive())));
+            if !later.is_empty() {
+                tracing::warn!(
+                    held = later.len(),
+                    destructive = run.destructive,
+                    "safety gate: changes held for approval"
+                );
+            }
+            let ctx = self.apply_context(Some(run.id), run.today);
+            let applied = apply::apply(now, &ctx, progress).await?;
+            self.record_failures(run.id, &applied)?;
+            run.operations += applied.operations;
+            run.failed.extend(applied.failed);
+            run.notes.extend(applied.notes);
+            run.held.extend(later);
+        }
+        run.plan.absorb(plan);
+        Ok(())
+    }
 
+    /// Stores the run's outcome and makes its report.
+    fn finish(&self, run: RunState, opts: &RunOptions) -> Result<RunReport, SyncError> {
+        let summary = report::summary_line(&run.plan);
         let mut report = RunReport {
-            run_id,
+            run_id: run.id,
             status: RunStatus::Planned,
-            held: Vec::new(),
-            operations_applied: 0,
-            failed: Vec::new(),
-            notes: Vec::new(),
+            held: run.held.iter().map(|p| p.person_id.clone()).collect(),
+            operations_applied: run.operations,
+            failed: run.failed,
+            notes: run.notes,
             changed_since_held: Vec::new(),
-            details_fetched: fetched,
-            details_deferred: deferred,
-            plan,
+            details_fetched: run.fetched,
+            details_deferred: run.deferred,
+            plan: run.plan,
         };
-        let summary = report::summary_line(&report.plan);
         if !opts.apply {
             self.store
-                .save_plan(run_id, &report.plan, RunStatus::Planned)?;
+                .save_plan(run.id, &report.plan, RunStatus::Planned)?;
             self.store
-                .set_run_status(run_id, RunStatus::Planned, Some(&summary))?;
+                .set_run_status(run.id, RunStatus::Planned, Some(&summary))?;
             return Ok(report);
         }
-
-        // The safety gate: mass disables/deletes, and every adoption of an existing account.
-        let destructive = report.plan.destructive();
-        let managed = report.plan.summary.managed.max(1);
-        let percent = destructive as f64 * 100.0 / managed as f64;
-        let gate = &rules.safety;
-        // The share applies to full runs; a run for one person (an event) sees too few accounts to judge.
-        let share_exceeded = opts.only.is_none() && percent > gate.max_destructive_percent;
-        let hold = destructive > 0 && (destructive > gate.max_destructive || share_exceeded);
-        let (now, later): (Vec<PersonPlan>, Vec<PersonPlan>) = report
-            .plan
-            .people
-            .iter()
-            .cloned()
-            .partition(|p| !p.adopt && !(hold && p.ops.iter().any(|o| o.is_destructive())));
-        if hold {
-            tracing::warn!(
-                destructive,
-                percent,
-                "safety gate: destructive changes held for approval"
-            );
-        }
-        let adoptions = later.iter().filter(|p| p.adopt).count();
-        if adoptions > 0 {
-            tracing::warn!(
-                adoptions,
-                "safety gate: adoptions of existing accounts held for approval"
-            );
-        }
-        report.held = later.iter().map(|p| p.person_id.clone()).collect();
-
-        let ctx = self.apply_context(Some(run_id), today);
-        let applied = apply::apply(now, &ctx, progress).await?;
-        self.record_failures(run_id, &applied)?;
-        report.operations_applied = applied.operations;
-        report.failed = applied.failed;
-        report.notes = applied.notes;
-        if !later.is_empty() {
-            self.store.save_plan(
-                run_id,
-                &HeldPlans {
-                    today: today.to_string(),
-                    people: later,
-                },
-                RunStatus::Held,
-            )?;
-            report.status = RunStatus::Held;
-            let mut why = Vec::new();
-            if hold {
-                why.push(format!(
-                    "{destructive} disables/deletes ({percent:.1}% of {managed} managed accounts)"
-                ));
-            }
-            if adoptions > 0 {
-                why.push(format!("{adoptions} adoptions of existing accounts"));
-            }
-            self.store.set_run_status(
-                run_id,
-                RunStatus::Held,
-                Some(&format!(
-                    "{summary}; held: {} wait for `hrsync approve {run_id}`",
-                    why.join(" and ")
-                )),
-            )?;
-        } else {
+        if run.held.is_empty() {
             self.store
-                .save_plan(run_id, &report.plan, RunStatus::Applied)?;
+                .save_plan(run.id, &report.plan, RunStatus::Applied)?;
             report.status = RunStatus::Applied;
             self.store
-                .set_run_status(run_id, RunStatus::Applied, Some(&summary))?;
+                .set_run_status(run.id, RunStatus::Applied, Some(&summary))?;
+            return Ok(report);
         }
+        let adoptions = run.held.iter().filter(|p| p.adopt).count();
+        let mut why = Vec::new();
+        if run.hold {
+            why.push(format!(
+                "{} disables/deletes (more than sync.safety allows of {} managed accounts)",
+                run.destructive,
+                run.managed.unwrap_or(0)
+            ));
+        }
+        if adoptions > 0 {
+            why.push(format!("{adoptions} adoptions of existing accounts"));
+        }
+        self.store.save_plan(
+            run.id,
+            &HeldPlans {
+                today: run.today.to_string(),
+                people: run.held,
+            },
+            RunStatus::Held,
+        )?;
+        report.status = RunStatus::Held;
+        self.store.set_run_status(
+            run.id,
+            RunStatus::Held,
+            Some(&format!(
+                "{summary}; held: {} wait for `hrsync approve {}`",
+                why.join(" and "),
+                run.id
+            )),
+        )?;
         Ok(report)
     }
 
@@ -739,13 +1025,23 @@ impl Engine {
             })?;
         self.store
             .set_run_status(run_id, RunStatus::Applying, None)?;
-        let opts = RunOptions {
-            apply: true,
-            only: None,
-            trigger: format!("approve:{run_id}"),
-            now: None,
+        let today = self.today(None);
+        let replanned = async {
+            self.preflight().await?;
+            let listed = source::list_all(
+                &self.connector,
+                &self.store,
+                &self.config.sync,
+                &self.keep,
+                progress,
+            )
+            .await?;
+            let termination_dates = self.termination_dates(None).await?;
+            self.plan_listed(&listed, &termination_dates, today)
+                .await
+                .map(|(plan, _)| plan)
         };
-        let prepared = match self.prepare(&opts, progress).await {
+        let replanned: Plan = match replanned.await {
             Ok(p) => p,
             Err(e) => {
                 self.store.set_run_status(
@@ -757,8 +1053,7 @@ impl Engine {
             }
         };
         let held_ids: HashSet<&str> = held.people.iter().map(|p| p.person_id.as_str()).collect();
-        let fresh: Vec<PersonPlan> = prepared
-            .plan
+        let fresh: Vec<PersonPlan> = replanned
             .people
             .into_iter()
             .filter(|p| held_ids.contains(p.person_id.as_str()))
@@ -767,7 +1062,7 @@ impl Engine {
         for line in &changed_since_held {
             tracing::warn!("approve: {line}");
         }
-        let ctx = self.apply_context(Some(run_id), prepared.today);
+        let ctx = self.apply_context(Some(run_id), today);
         let applied = apply::apply(fresh.clone(), &ctx, progress).await?;
         self.record_failures(run_id, &applied)?;
         let summary = format!(
@@ -782,7 +1077,7 @@ impl Engine {
             run_id,
             status: RunStatus::Applied,
             plan: Plan {
-                today: prepared.today.to_string(),
+                today: today.to_string(),
                 people: fresh,
                 ..Plan::default()
             },
@@ -791,8 +1086,8 @@ impl Engine {
             failed: applied.failed,
             notes: applied.notes,
             changed_since_held,
-            details_fetched: prepared.fetched,
-            details_deferred: prepared.deferred,
+            details_fetched: 0,
+            details_deferred: 0,
         })
     }
 
@@ -825,6 +1120,7 @@ impl Engine {
             dn: Some(a.dn.clone()),
             leaver: false,
             adopt: false,
+            manager_pending: None,
             note: None,
             ops,
         };

@@ -139,11 +139,30 @@ pub struct PersonPlan {
     /// `hrsync approve` like a destructive change.
     #[serde(default)]
     pub adopt: bool,
+    /// The HR manager whose account does not exist yet (the manager link waits for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager_pending: Option<String>,
     /// Why nothing (or less) happens, when that needs saying.
     pub note: Option<String>,
 }
 
 impl PersonPlan {
+    /// A listed person not planned this run because a fact it needs is still pending.
+    pub fn pending(id: &str, why: &str) -> PersonPlan {
+        PersonPlan {
+            person_id: id.to_string(),
+            name: id.to_string(),
+            dn: None,
+            ops: Vec::new(),
+            leaver: false,
+            adopt: false,
+            manager_pending: None,
+            note: Some(format!(
+                "waits for its detail ({why}); fetched by a later run as budget allows"
+            )),
+        }
+    }
+
     fn note(&mut self, text: impl Into<String>) {
         let text = text.into();
         match &mut self.note {
@@ -204,6 +223,40 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Adds a later part of the same run (a batch planned as its details arrived).
+    pub fn absorb(&mut self, other: Plan) {
+        let first = self.people.is_empty() && self.quarantined.is_empty();
+        let known: HashSet<String> = self.people.iter().map(|p| p.person_id.clone()).collect();
+        let s = &mut self.summary;
+        let o = &other.summary;
+        if first {
+            s.people = o.people;
+            s.managed = o.managed;
+            s.out_of_scope = o.out_of_scope;
+            self.incomplete = other.incomplete.clone();
+        } else {
+            s.people += other
+                .people
+                .iter()
+                .filter(|p| !known.contains(&p.person_id))
+                .count();
+        }
+        s.create += o.create;
+        s.update += o.update;
+        s.moves += o.moves;
+        s.enable += o.enable;
+        s.disable += o.disable;
+        s.delete += o.delete;
+        s.groups += o.groups;
+        s.managers += o.managers;
+        s.adopt += o.adopt;
+        s.gone += o.gone;
+        s.unchanged += o.unchanged;
+        self.people.extend(other.people);
+        self.quarantined.extend(other.quarantined);
+        self.summary.quarantined = self.quarantined.len();
+    }
+
     /// Disables and deletes in the plan.
     pub fn destructive(&self) -> usize {
         self.people
@@ -234,6 +287,8 @@ pub struct PlanInput<'a> {
     /// an anchored account whose person is absent is a leaver). A run for a few people (an
     /// event, `--only`) passes `Some`.
     pub incomplete: Option<&'a str>,
+    /// People listed but not planned now (waiting for their detail): never leavers by absence.
+    pub pending: &'a [String],
 }
 
 /// What the person's account should be.
@@ -386,6 +441,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             }
         });
         let Some(manager_dn) = manager_dn else {
+            pp.manager_pending = Some(manager_id.to_string());
             pp.note(format!(
                 "manager {manager_id} has no account yet: manager left unset until their account exists"
             ));
@@ -442,6 +498,7 @@ fn plan_gone(input: &PlanInput<'_>, out: &mut Plan) {
         .iter()
         .map(|p| p.id.as_str())
         .chain(input.rejected.iter().map(|r| r.record_id.as_str()))
+        .chain(input.pending.iter().map(String::as_str))
         .collect();
     let mut gone: Vec<&Account> = input
         .snapshot
@@ -462,6 +519,7 @@ fn plan_gone(input: &PlanInput<'_>, out: &mut Plan) {
             ops: Vec::new(),
             leaver: true,
             adopt: false,
+            manager_pending: None,
             note: None,
         };
         out.summary.gone += 1;
@@ -648,6 +706,7 @@ fn plan_person(
         ops: Vec::new(),
         leaver: false,
         adopt: found.is_some_and(|(_, secondary)| secondary),
+        manager_pending: None,
         note: None,
     };
     let manager_now = found.and_then(|(a, _)| a.first("manager").map(str::to_string));
@@ -1199,6 +1258,7 @@ mod tests {
             termination_dates: &HashMap::new(),
             disabled_on: &disabled,
             incomplete: f.incomplete.as_deref(),
+            pending: &[],
         })
     }
 
@@ -1616,6 +1676,7 @@ mod tests {
                 termination_dates: &HashMap::new(),
                 disabled_on: &HashMap::new(),
                 incomplete: None,
+                pending: &[],
             })
         };
         let p = input(&snapshot, &people);

@@ -124,7 +124,7 @@ impl Default for SyncRules {
             termination_dates_action: None,
             set_initial_password: true,
             max_detail_fetches: None,
-            detail_max_age_days: 7,
+            detail_max_age_days: 1,
             safety: Safety::default(),
         }
     }

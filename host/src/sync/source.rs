@@ -181,17 +181,52 @@ pub async fn fetch_one(
     Ok(out)
 }
 
-/// Lists everyone, then fetches the details that are needed. Only the fields in `keep` are
-/// stored and returned. A listing that cannot complete ends early with the reason in
-/// [`Sourced::incomplete`]; refused credentials and plugin failures are errors.
-pub async fn fetch_all(
+/// Everyone the listing found, with what the store already knows of them, and who needs a
+/// detail, most urgent first.
+#[derive(Debug, Default)]
+pub struct Listed {
+    /// List records overlaid on cached details where there are some (`complete` says which).
+    pub people: Vec<Person>,
+    pub rejected: Vec<Quarantined>,
+    /// Why the listing did not complete (`None` when it did).
+    pub incomplete: Option<String>,
+    /// People whose detail should be fetched, in priority order (see [`list_all`]).
+    pub wanted: Vec<String>,
+    /// The list hash of each person, stored with a detail fetched now.
+    hashes: HashMap<String, String>,
+    /// How many of `wanted` are refreshes within the maximum age (see `refresh_while_budget`).
+    refreshable: usize,
+}
+
+/// Details fetched for one batch.
+#[derive(Debug, Default)]
+pub struct Details {
+    /// Fresh details (complete), only the kept fields.
+    pub people: Vec<Person>,
+    pub rejected: Vec<Quarantined>,
+    /// Why fetching stopped early (rate limited), if it did.
+    pub stopped: Option<String>,
+}
+
+/// Lists everyone (only the fields in `keep` are kept) and ranks who needs a detail:
+///
+/// 0. people the store has no detail of (new people: their account may wait for it),
+/// 1. pre-hires whose detail is not current (their start date decides when the account is due),
+/// 2. people whose list record changed since their detail was fetched,
+/// 3. details older than `sync.detail_max_age_days`, stalest first,
+/// 4. every other detail, stalest first — refreshed only while budget is left (see
+///    [`Listed::refresh_while_budget`]): manager and date changes do not change the list record.
+///
+/// A listing that cannot complete ends early with the reason in [`Listed::incomplete`]; refused
+/// credentials and plugin failures are errors.
+pub async fn list_all(
     connector: &Connector,
     store: &Store,
     rules: &SyncRules,
     keep: &FieldSet,
     progress: &Progress,
-) -> Result<Sourced, SyncError> {
-    let mut out = Sourced::default();
+) -> Result<Listed, SyncError> {
+    let mut out = Listed::default();
     let mut listed: Vec<Person> = Vec::new();
     let mut listing = Listing::default();
     let mut cursor: Option<String> = None;
@@ -235,90 +270,101 @@ pub async fn fetch_all(
         .map(|p| (p.id.clone(), list_hash(p, keep)))
         .collect();
     store.save_list_hashes(&hashes)?;
-    let hash_of: HashMap<&str, &str> = hashes
-        .iter()
-        .map(|(i, h)| (i.as_str(), h.as_str()))
-        .collect();
+    out.hashes = hashes.into_iter().collect();
 
-    // Who needs a detail, most urgent first: new pre-hires, other new people, changed, stale.
-    let mut wanted: Vec<(u8, usize)> = Vec::new();
-    for (i, p) in listed.iter().enumerate() {
+    let mut wanted: Vec<(u8, Option<&str>, &str)> = Vec::new();
+    for p in &listed {
         let state = states.get(&p.id);
+        let current = state.and_then(|s| s.detail_hash.as_deref())
+            == out.hashes.get(&p.id).map(String::as_str);
+        let fetched_at = state.and_then(|s| s.detail_fetched_at.as_deref());
         let rank = match state {
-            None => Some(if p.status == Lifecycle::PreHire { 0 } else { 1 }),
-            Some(s) if s.detail.is_none() => {
-                Some(if p.status == Lifecycle::PreHire { 0 } else { 1 })
-            }
-            Some(s) if s.detail_hash.as_deref() != hash_of.get(p.id.as_str()).copied() => Some(2),
-            Some(s) if is_stale(s, rules.detail_max_age_days) => Some(3),
-            Some(_) => None,
+            None => 0,
+            Some(s) if s.detail.is_none() => 0,
+            Some(_) if p.status == Lifecycle::PreHire && !current => 1,
+            Some(_) if !current => 2,
+            Some(s) if is_stale(s, rules.detail_max_age_days) => 3,
+            Some(_) => 4,
         };
-        if let Some(r) = rank {
-            wanted.push((r, i));
-        }
+        wanted.push((rank, fetched_at, &p.id));
     }
     wanted.sort();
-    let budget = rules.max_detail_fetches.unwrap_or(usize::MAX);
-    let mut details: HashMap<String, Person> = HashMap::new();
-    let bar = progress.bar("details", Some(wanted.len().min(budget) as u64));
-    let mut stop_reason: Option<String> = None;
-    for (_, i) in wanted.iter().take(budget) {
-        let p = &listed[*i];
-        match connector.get(&p.id).await {
-            Ok(Ok(detail)) => {
-                let detail = retained(&detail, keep);
-                save(store, &detail, hash_of.get(p.id.as_str()).copied())?;
-                details.insert(p.id.clone(), detail);
-                out.fetched += 1;
-            }
-            Ok(Err(r)) => out.rejected.push(quarantined(r)),
-            Err(e @ (ConnectorError::Failed { auth: true, .. } | ConnectorError::Plugin(_))) => {
-                // Credentials refused or the plugin broke: no point going on.
-                return Err(e.into());
-            }
-            Err(ConnectorError::Failed {
-                retry_after_ms: Some(ms),
-                ..
-            }) => {
-                stop_reason = Some(format!("rate limited (retry in {ms} ms)"));
-                break;
-            }
-            Err(e) => {
-                tracing::warn!(person = %p.id, error = %e, "detail fetch failed; using the list data");
-            }
-        }
-        bar.inc(1);
-    }
-    bar.finish(&format!("fetched {} details", out.fetched));
-    out.deferred = wanted.len() - out.fetched.min(wanted.len());
-    if let Some(reason) = stop_reason {
-        tracing::warn!(
-            deferred = out.deferred,
-            "detail fetching stopped: {reason}; the rest is fetched next run"
-        );
-    }
+    out.refreshable = wanted.iter().filter(|(r, _, _)| *r == 4).count();
+    out.wanted = wanted
+        .into_iter()
+        .map(|(_, _, id)| id.to_string())
+        .collect();
 
     for p in listed {
-        // A detail fetched for the list state we see now is the whole truth (its names come from
-        // `basic_information`, not from splitting `full_name`); an older one is overlaid with the
-        // newer list fields.
-        if let Some(fresh) = details.remove(&p.id) {
-            out.people.push(fresh);
-            continue;
-        }
         let state = states.get(&p.id);
         // Details cached before the configuration dropped a field are trimmed here too.
         let cached = state
             .and_then(|s| s.detail.as_deref())
             .and_then(|d| serde_json::from_str::<Person>(d).ok())
             .map(|d| retained(&d, keep));
-        let current =
-            state.and_then(|s| s.detail_hash.as_deref()) == hash_of.get(p.id.as_str()).copied();
+        let current = state.and_then(|s| s.detail_hash.as_deref())
+            == out.hashes.get(&p.id).map(String::as_str);
         out.people.push(match cached {
             Some(d) if current => d,
             Some(d) => merge(p, &d),
             None => p,
         });
+    }
+    Ok(out)
+}
+
+impl Listed {
+    /// How many of [`Listed::wanted`] (at its end) are refreshes of details younger than the
+    /// maximum age: fetched only while the connector has budget left in its window (always,
+    /// without an HR rate limit).
+    pub fn refresh_while_budget(&self) -> usize {
+        self.refreshable
+    }
+
+    /// The list hash of a person.
+    fn hash(&self, id: &str) -> Option<&str> {
+        self.hashes.get(id).map(String::as_str)
+    }
+}
+
+/// Fetches the details of `ids` in order, storing each as it arrives (so an interrupted run
+/// resumes without fetching it again). Stops early, with the reason, when the HR system rate
+/// limits; refused credentials and plugin failures are errors.
+pub async fn fetch_details(
+    connector: &Connector,
+    store: &Store,
+    keep: &FieldSet,
+    listed: &Listed,
+    ids: &[String],
+) -> Result<Details, SyncError> {
+    let mut out = Details::default();
+    for id in ids {
+        match connector.get(id).await {
+            Ok(Ok(detail)) => {
+                let mut detail = retained(&detail, keep);
+                // The list's status is the newer word on where the person stands.
+                if let Some(p) = listed.people.iter().find(|p| &p.id == id) {
+                    detail.status = p.status.clone();
+                    detail.source_status = p.source_status.clone();
+                }
+                save(store, &detail, listed.hash(id))?;
+                out.people.push(detail);
+            }
+            Ok(Err(r)) => out.rejected.push(quarantined(r)),
+            Err(e @ (ConnectorError::Failed { auth: true, .. } | ConnectorError::Plugin(_))) => {
+                return Err(e.into());
+            }
+            Err(ConnectorError::Failed {
+                retry_after_ms: Some(ms),
+                ..
+            }) => {
+                out.stopped = Some(format!("rate limited (retry in {ms} ms)"));
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(person = %id, error = %e, "detail fetch failed; using the list data");
+            }
+        }
     }
     Ok(out)
 }

@@ -217,6 +217,10 @@ pub fn person(e: &Value, complete: bool) -> Result<Person, InvalidRecord> {
     let surname = text_of(basic, &["surname", "last_name", "family_name"]);
     let (first_name, last_name) = match (given, surname) {
         (Some(g), s) => (Some(g.to_string()), s.map(str::to_string)),
+        // A list record has no name parts: splitting `full_name` would be a guess (wrong for
+        // family-name-first countries and many-part names), and write-once rules must never be
+        // built from a guess. The host waits for the detail instead.
+        (None, _) if !complete && full_name.is_some() => (None, None),
         (None, _) => match full_name {
             Some(full) => split_name(full),
             None => {
