@@ -37,10 +37,29 @@ impl PersonBuilder {
         self.value(name, v)
     }
 
-    /// Adds a date field (`YYYY-MM-DD`).
+    /// Adds a date field that is already `YYYY-MM-DD` (see [`PersonBuilder::parse_date`] for
+    /// anything else).
     pub fn date(self, name: &str, value: Option<&str>) -> Self {
         let v = value.map_or(FieldValue::Null, |s| FieldValue::Date(s.to_string()));
         self.value(name, v)
+    }
+
+    /// Adds a date field from a date or an ISO 8601 date-time, keeping the date as written
+    /// ([`crate::dates::parse`]); `None` or blank is null. A malformed value is an
+    /// [`InvalidRecord`] naming this person and the field, for [`crate::Page::rejected`].
+    pub fn parse_date(self, name: &str, value: Option<&str>) -> Result<Self, InvalidRecord> {
+        let v = crate::dates::field(&self.0.id, name, value)?;
+        Ok(self.value(name, v))
+    }
+
+    /// Adds an integer field.
+    pub fn integer(self, name: &str, value: Option<i64>) -> Self {
+        self.value(name, value.map_or(FieldValue::Null, FieldValue::Integer))
+    }
+
+    /// Adds a list-of-text field (for example several email addresses).
+    pub fn text_list(self, name: &str, values: Vec<String>) -> Self {
+        self.value(name, FieldValue::TextList(values))
     }
 
     /// Adds a boolean field.
@@ -63,6 +82,13 @@ impl PersonBuilder {
     /// The person.
     pub fn build(self) -> Person {
         self.0
+    }
+}
+
+impl From<Person> for PersonBuilder {
+    /// Goes on building a person (for example one read from a list item, to mark it complete).
+    fn from(person: Person) -> Self {
+        PersonBuilder(person)
     }
 }
 

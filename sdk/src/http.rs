@@ -3,12 +3,28 @@
 //! Paths are relative to the connector's configured base URL; the host adds authentication,
 //! timeouts, retries and the rate limit. An absolute `https://…` URL must be in the connector's
 //! `allowed_hosts` and is sent without credentials.
+//!
+//! For headers or query parameters every request of a connector carries (an API version, an
+//! `accept` type), build a [`Client`] once and send through it:
+//!
+//! ```
+//! use hrsync_sdk::http::Client;
+//!
+//! let api = Client::new()
+//!     .header("accept", "application/json")
+//!     .header("x-api-version", "2024-01");
+//! let request = api.get("/v1/people").query("page", "2");
+//! # let _ = request;
+//! ```
+//!
+//! The host refuses the `authorization`, `host` and `cookie` headers (it sets those), a request
+//! body over 16 MiB, and more than 1,000 headers or query parameters.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::host;
-pub use crate::host::{HttpError, Method, Response};
+pub use crate::host::{HttpError, Method, Request as HostRequest, Response};
 use crate::{Error, RemoteFailure};
 
 /// A request under construction.
@@ -38,10 +54,20 @@ impl Request {
         self
     }
 
-    /// Adds a header.
+    /// Sets a header, replacing any earlier value of the same name (a [`Client`]'s default
+    /// among them).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.0.headers.push((name.into(), value.into()));
+        let name = name.into();
+        self.0
+            .headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case(&name));
+        self.0.headers.push((name, value.into()));
         self
+    }
+
+    /// The request as it will be sent (for tests and logs).
+    pub fn as_host_request(&self) -> &HostRequest {
+        &self.0
     }
 
     /// Sets a raw body (set its `content-type` with [`Request::header`]).
@@ -68,6 +94,80 @@ impl Request {
         let response = self.send()?;
         let response = check_status(&self.0.path, response)?;
         decode_json(&self.0.path, &response.body)
+    }
+}
+
+/// Defaults for every request of a connector: headers and query parameters.
+///
+/// Cheap to build in [`crate::Connector::new`] and keep in the connector.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    headers: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+}
+
+impl Client {
+    /// A client with no defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A header on every request (a request may still set its own value).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into();
+        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&name));
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// A query parameter on every request.
+    pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((key.into(), value.into()));
+        self
+    }
+
+    /// A request with `method` to `path`, carrying the defaults.
+    pub fn request(&self, method: Method, path: impl Into<String>) -> Request {
+        let mut r = Request::new(method, path);
+        r.0.headers.clone_from(&self.headers);
+        r.0.query.clone_from(&self.query);
+        r
+    }
+
+    /// A GET request carrying the defaults.
+    pub fn get(&self, path: impl Into<String>) -> Request {
+        self.request(Method::Get, path)
+    }
+
+    /// GET `path` with `query`, decoding JSON.
+    pub fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, Error> {
+        let mut request = self.get(path);
+        for (k, v) in query {
+            request = request.query(*k, v.clone());
+        }
+        request.send_json()
+    }
+
+    /// POST `body` as JSON to `path`, decoding the JSON answer.
+    pub fn post_json<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, Error> {
+        self.request(Method::Post, path).json(body)?.send_json()
+    }
+
+    /// PATCH `body` as JSON to `path`, decoding the JSON answer.
+    pub fn patch_json<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, Error> {
+        self.request(Method::Patch, path).json(body)?.send_json()
     }
 }
 
@@ -164,5 +264,38 @@ impl From<HttpError> for Error {
             HttpError::Auth(m) => format!("no credentials: {m}"),
             HttpError::InvalidRequest(m) => format!("invalid request: {m}"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_s_defaults_ride_on_every_request_and_can_be_overridden() {
+        let api = Client::new()
+            .header("Accept", "application/json")
+            .header("x-api-version", "1")
+            .header("X-Api-Version", "2")
+            .query("locale", "en");
+        let r = api
+            .get("/people")
+            .header("accept", "text/csv")
+            .query("page", "3");
+        let sent = r.as_host_request();
+        assert_eq!(
+            sent.headers,
+            vec![
+                ("X-Api-Version".to_string(), "2".to_string()),
+                ("accept".to_string(), "text/csv".to_string())
+            ]
+        );
+        assert_eq!(
+            sent.query,
+            vec![
+                ("locale".to_string(), "en".to_string()),
+                ("page".to_string(), "3".to_string())
+            ]
+        );
     }
 }

@@ -3,34 +3,63 @@
 //! A connector teaches hrsync to read people from one HR system. It is a WebAssembly component
 //! built for `wasm32-wasip2`, sandboxed by the host: it reaches the network only through
 //! [`http`], and never sees a token or a secret. The contract of record is `wit/connector.wit`;
-//! this crate hides the generated bindings behind a small trait and one macro.
+//! this crate hides the generated bindings behind a small trait ([`Connector`]) and one macro
+//! ([`export_connector!`]).
+//!
+//! This page is the plugin author's guide. It walks the loop from an empty folder to a connector
+//! hrsync runs, then each part of a connector.
+//!
+//! ## The loop
+//!
+//! ```sh
+//! hrsync connector new acme                 # plugins/acme: Cargo.toml, src/lib.rs with a unit test
+//! cargo test -p hrsync-plugin-acme          # the logic, natively, against canned HTTP answers
+//! cargo xtask build-plugins                 # every plugin for wasm32-wasip2 (profile `wasm`)
+//! hrsync connector test acme                # against the real HR system: fields and samples
+//! ```
+//!
+//! `cargo xtask build-plugins` finds every plugin crate under `plugins/` and `tests/plugins/` by
+//! reading its `Cargo.toml` (a `cdylib`); the component lands in
+//! `target/wasm32-wasip2/wasm/hrsync_plugin_acme.wasm`. Point the configuration at it:
+//!
+//! ```toml
+//! [connectors.acme]
+//! plugin = "target/wasm32-wasip2/wasm/hrsync_plugin_acme.wasm"
+//! base_url = "https://api.acme-hr.example"
+//! allowed_hosts = ["https://api.acme-hr.example"]
+//! auth = { kind = "api-token", token = { env = "ACME_TOKEN" } }
+//! ```
+//!
+//! ## A connector
 //!
 //! ```no_run
 //! use hrsync_sdk::prelude::*;
 //!
-//! struct Acme;
+//! struct Acme {
+//!     api: http::Client,
+//! }
 //!
 //! impl Connector for Acme {
-//!     fn new() -> Self { Acme }
+//!     fn new() -> Self {
+//!         Acme { api: http::Client::new().header("accept", "application/json") }
+//!     }
 //!
 //!     fn describe(&self) -> Descriptor {
 //!         DescriptorBuilder::new("acme", env!("CARGO_PKG_VERSION"))
 //!             .field("full_name", FieldKind::Text, "Full name", "Ada Lovelace")
+//!             .field("start_date", FieldKind::Date, "First working day", "2026-03-01")
 //!             .build()
 //!     }
 //!
 //!     fn list(&self, cursor: Option<String>) -> Result<Page, Error> {
 //!         let page = pagination::page_number(cursor.as_deref())?;
-//!         let body: serde_json::Value = http::get_json("/people", &[("page", page.to_string())])?;
+//!         let body: serde_json::Value =
+//!             self.api.get_json("/people", &[("page", page.to_string())])?;
 //!         let mut out = Page::default();
 //!         for item in body["people"].as_array().into_iter().flatten() {
-//!             match item["id"].as_str() {
-//!                 Some(id) => out.people.push(
-//!                     PersonBuilder::new(id, Lifecycle::Active, "active")
-//!                         .text("full_name", item["name"].as_str())
-//!                         .build(),
-//!                 ),
-//!                 None => out.rejected.push(invalid(None, Some("id"), "the record has no id")),
+//!             match person(item) {
+//!                 Ok(p) => out.people.push(p),
+//!                 Err(rejected) => out.rejected.push(rejected),
 //!             }
 //!         }
 //!         out.next_cursor = pagination::next_cursor(page, body["pages"].as_u64().unwrap_or(1) as u32);
@@ -38,14 +67,104 @@
 //!     }
 //!
 //!     fn get(&self, id: &str) -> Result<Person, Error> {
-//!         Err(Error::Unsupported(format!("acme cannot fetch {id} alone")))
+//!         let body: serde_json::Value =
+//!             self.api.get_json(&format!("/people/{}", ids::path_segment(id)), &[])?;
+//!         person(&body).map(|p| PersonBuilder::from(p).complete(true).build()).map_err(Error::InvalidData)
 //!     }
+//! }
+//!
+//! fn person(item: &serde_json::Value) -> Result<Person, InvalidRecord> {
+//!     let id = ids::require(item, "id")?;
+//!     Ok(PersonBuilder::new(&id, Lifecycle::Active, "active")
+//!         .text("full_name", item["name"].as_str())
+//!         .parse_date("start_date", item["start_date"].as_str())?
+//!         .raw(item)
+//!         .build())
 //! }
 //!
 //! hrsync_sdk::export_connector!(Acme);
 //! ```
 //!
-//! Test a connector's logic natively, without a host, with [`testing::Harness`].
+//! - [`Connector::new`] runs before every call, in a fresh instance: keep nothing between calls.
+//! - [`Connector::describe`] lists the fields, events and actions; it must not send requests.
+//! - [`Connector::list`] returns one [`Page`]; its cursor is opaque to the host. Put a record
+//!   that cannot be read into [`Page::rejected`] (the host quarantines it and goes on) rather
+//!   than failing the page — a failed page makes the whole listing incomplete.
+//! - [`Connector::get`] returns one person with every detail (`complete(true)`).
+//! - [`Connector::parse_webhook`] and [`Connector::invoke`] are optional.
+//!
+//! ## People
+//!
+//! [`PersonBuilder`] builds a [`Person`]: the HR id (stable for the employment: hrsync anchors
+//! the account to it), the [`Lifecycle`] you map the HR status onto — document the table; use
+//! [`Lifecycle::Unknown`] for a status you do not know, which never disables an account — the HR
+//! system's own status word, the fields, and the record as JSON ([`PersonBuilder::raw`]) so an
+//! admin can map a field you did not foresee (`raw.address.city`). Field names are `snake_case`
+//! and stable: admins' templates use them.
+//!
+//! - Dates: the host expects `YYYY-MM-DD`. [`dates::parse`] (and [`PersonBuilder::parse_date`])
+//!   take a date or any ISO 8601 date-time and keep the date as written, never shifted to UTC; a
+//!   malformed date is an [`InvalidRecord`] naming the person and the field.
+//! - Ids: [`ids::from_json`] reads a string or numeric id the same way every time;
+//!   [`ids::require`] rejects a record without one; [`ids::path_segment`] encodes an id for a URL
+//!   path, so `a/../b` cannot reach another endpoint.
+//!
+//! ## HTTP
+//!
+//! [`http`] sends through the host, which adds the base URL, authentication (OAuth 2.0 or an API
+//! token), timeouts, retries of 429 and 5xx, the rate limit and the egress allow-list.
+//! [`http::get_json`] and friends decode JSON and turn 401/403 into [`Error::Auth`], 429 into
+//! [`Error::RateLimited`] and other errors into [`Error::Remote`] with the HR system's message.
+//! An [`http::Client`] carries default headers and query parameters on every request.
+//! [`pagination`] has page-number cursors.
+//!
+//! ## Settings, secrets, webhooks, actions
+//!
+//! - [`settings`] reads `[connectors.NAME.settings]`; secrets are never readable.
+//! - [`webhook::verify_hmac_sha256`] checks a signature with a secret that stays in the host.
+//! - Actions are declared with [`DescriptorBuilder::action`] and run by [`Connector::invoke`];
+//!   [`builders::param`] reads a parameter.
+//! - [`log`] writes into the host's log, in the run's span; never log a credential.
+//!
+//! ## Testing
+//!
+//! Built natively (`cargo test`), every host call goes to the [`testing::Harness`] installed on
+//! the thread: canned HTTP answers by method and path, settings, secrets; then look at the
+//! requests sent and the log lines.
+//!
+//! ```
+//! use hrsync_sdk::testing::{Harness, Reply};
+//! use hrsync_sdk::http::{self, Method};
+//!
+//! let harness = Harness::new()
+//!     .route(Method::Get, "/people", |_| Reply::json(200, &serde_json::json!({"people": []})));
+//! let body: serde_json::Value = harness.run(|| http::get_json("/people", &[])).unwrap();
+//! assert_eq!(body["people"], serde_json::json!([]));
+//! assert_eq!(harness.requests()[0].path, "/people");
+//! ```
+//!
+//! ## The sandbox's limits
+//!
+//! Each call runs in a fresh instance under limits set by the admin or fixed by the host. A
+//! call past one ends with an error naming the plugin, the call and the limit.
+//!
+//! | limit | default |
+//! | --- | --- |
+//! | wall-clock time per call, including the host's HTTP requests | 120 s (`deadline_secs`) |
+//! | memory: every linear memory and table together | 64 MiB (`memory_mib`) |
+//! | people (and rejected records) per page | 10,000 |
+//! | items in any other list (fields of a person, events, headers, query parameters) | 1,000 |
+//! | bytes per string (ids, field values, `raw`, messages) | 1 MiB |
+//! | request body / answer body | 16 MiB / 32 MiB |
+//! | log lines per call / bytes per line | 1,000 / 4 KiB (the rest dropped, with one "log truncated" line) |
+//!
+//! Ask the HR system for pages well under these (100 to 1,000 people).
+//!
+//! ## Versions
+//!
+//! The contract's version is part of every interface name (`hrsync:connector/connector@0.1.0`,
+//! [`CONTRACT_VERSION`]). A host refuses a plugin built for a version it does not support, naming
+//! both; rebuild with the matching `hrsync-sdk`.
 
 #![deny(missing_docs)]
 
@@ -63,8 +182,10 @@ pub mod bindings {
 }
 
 pub mod builders;
+pub mod dates;
 mod host;
 pub mod http;
+pub mod ids;
 pub mod log;
 pub mod pagination;
 pub mod settings;
@@ -80,6 +201,8 @@ pub use bindings::hrsync::connector::types::{
     ConnectorError as Error, Field, FieldValue, InvalidRecord, Lifecycle, Person, RemoteFailure,
 };
 pub use builders::{DescriptorBuilder, PersonBuilder, invalid};
+/// The JSON crate the SDK uses, so a connector needs no version of its own.
+pub use serde_json;
 
 /// The contract version this SDK builds plugins for (the `hrsync:connector` WIT package version).
 pub const CONTRACT_VERSION: &str = "0.1.0";
@@ -127,8 +250,8 @@ pub mod prelude {
     pub use crate::{
         ActionOutput, ActionSpec, Connector, Descriptor, DescriptorBuilder, Error, EventKind,
         Field, FieldKind, FieldSpec, FieldValue, HrEvent, InvalidRecord, Lifecycle, Page, Person,
-        PersonBuilder, RemoteFailure, WebhookError, WebhookRequest, http, invalid, log, pagination,
-        settings, webhook,
+        PersonBuilder, RemoteFailure, WebhookError, WebhookRequest, dates, http, ids, invalid, log,
+        pagination, serde_json, settings, webhook,
     };
 }
 
