@@ -94,6 +94,8 @@ pub struct ServeSettings {
     pub listen: String,
     /// Attempts per event before it is marked failed.
     pub event_attempts: i64,
+    /// Events applied at once (for different people; one person's events stay in order).
+    pub event_workers: usize,
 }
 
 impl Default for ServeSettings {
@@ -101,6 +103,7 @@ impl Default for ServeSettings {
         ServeSettings {
             listen: "127.0.0.1:8080".to_string(),
             event_attempts: 5,
+            event_workers: 4,
         }
     }
 }

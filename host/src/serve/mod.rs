@@ -119,9 +119,13 @@ pub struct Service {
     tasks: tokio::task::JoinSet<()>,
 }
 
-/// Starts the service on `listen` (or `[serve].listen`) with the default [`ServeOptions`].
+/// Starts the service on `listen` (or `[serve].listen`) with `[serve]`'s settings.
 pub async fn start(config: Config, listen: Option<&str>) -> Result<Service, ServeError> {
-    start_with(config, listen, ServeOptions::default()).await
+    let options = ServeOptions {
+        event_workers: config.serve.event_workers.max(1),
+        ..ServeOptions::default()
+    };
+    start_with(config, listen, options).await
 }
 
 /// Starts the service on `listen` (or `[serve].listen`).
