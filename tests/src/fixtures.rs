@@ -12,21 +12,10 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// The plugin crates built for `wasm32-wasip2`, with their wasm file names.
-pub const PLUGINS: &[(&str, &str)] = &[
-    ("hrsync-plugin-remote", "hrsync_plugin_remote.wasm"),
-    (
-        "hrsync-test-plugin-hostile",
-        "hrsync_test_plugin_hostile.wasm",
-    ),
-    (
-        "hrsync-test-plugin-future",
-        "hrsync_test_plugin_future.wasm",
-    ),
-];
-
 /// Where the plugins are. `cargo xtask test` builds them first and sets `HRSYNC_PLUGIN_DIR`;
-/// under a plain `cargo test` they are built here, once per test binary (a no-op when fresh).
+/// under a plain `cargo test` they are built here, once per test binary (a no-op when fresh), by
+/// `cargo xtask build-plugins`, which finds every plugin crate under `plugins/` and
+/// `tests/plugins/` itself: adding a plugin needs no change here.
 pub fn plugin_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -35,22 +24,22 @@ pub fn plugin_dir() -> PathBuf {
         }
         let root = workspace_root();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(&root).args([
-            "build",
-            "--quiet",
-            "--target",
-            "wasm32-wasip2",
-            "--profile",
-            "wasm",
-        ]);
-        for (krate, _) in PLUGINS {
-            cmd.args(["-p", krate]);
-        }
-        let status = cmd.status().expect("cannot run cargo to build the plugins");
+        let status = Command::new(cargo)
+            .current_dir(&root)
+            .args([
+                "run",
+                "--quiet",
+                "--package",
+                "xtask",
+                "--",
+                "build-plugins",
+                "--quiet",
+            ])
+            .status()
+            .expect("cannot run `cargo xtask build-plugins`");
         assert!(
             status.success(),
-            "building the plugins for wasm32-wasip2 failed"
+            "`cargo xtask build-plugins` failed: the plugins could not be built for wasm32-wasip2"
         );
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
@@ -170,4 +159,24 @@ when = "department == 'Engineering'"
         plugin = plugin.display(),
         base = remote_base_url,
     )
+}
+
+/// The `hrsync` binary (debug), built once per test binary when it is missing or stale.
+pub fn hrsync_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = workspace_root();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(&root)
+            .args(["build", "--quiet", "-p", "hrsync", "--bin", "hrsync"])
+            .status()
+            .expect("cannot run cargo to build hrsync");
+        assert!(status.success(), "building the hrsync binary failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        target.join("debug").join("hrsync")
+    })
+    .clone()
 }

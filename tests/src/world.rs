@@ -99,7 +99,8 @@ impl World {
         self.sim.state()
     }
 
-    pub fn config(&self) -> Config {
+    /// The config text, with its secret files written beside it.
+    fn config_text(&self) -> String {
         let d = self.dir.path();
         std::fs::write(d.join("ldap.pw"), &self.ad.password).unwrap();
         std::fs::write(d.join("remote.token"), &self.sim.config().api_token).unwrap();
@@ -118,7 +119,19 @@ impl World {
             let escaped = template.replace('\\', "\\\\").replace('"', "\\\"");
             text = text.replacen(&line, &format!("ou = \"{escaped}\""), 1);
         }
-        Config::parse(&d.join("hrsync.toml"), &text).unwrap()
+        text
+    }
+
+    pub fn config(&self) -> Config {
+        let text = self.config_text();
+        Config::parse(&self.dir.path().join("hrsync.toml"), &text).unwrap()
+    }
+
+    /// Writes `hrsync.toml` (for the `hrsync` binary) and returns its path.
+    pub fn write_config(&self) -> std::path::PathBuf {
+        let path = self.dir.path().join("hrsync.toml");
+        std::fs::write(&path, self.config_text()).unwrap();
+        path
     }
 
     pub async fn run(&self, apply: bool, now: Option<DateTime<Utc>>) -> RunReport {

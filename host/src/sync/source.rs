@@ -151,11 +151,19 @@ fn merge(list: Person, detail: &Person) -> Person {
 }
 
 fn is_stale(state: &PersonState, max_age_days: i64) -> bool {
+    older_than(state, chrono::Duration::days(max_age_days))
+}
+
+/// A detail younger than this is not refreshed early: a run that resumes an interrupted one
+/// fetches nothing twice.
+const MIN_REFRESH_AGE: chrono::Duration = chrono::Duration::hours(1);
+
+fn older_than(state: &PersonState, age: chrono::Duration) -> bool {
     let Some(at) = state.detail_fetched_at.as_deref() else {
         return true;
     };
     match chrono::DateTime::parse_from_rfc3339(at) {
-        Ok(t) => chrono::Utc::now().signed_duration_since(t) > chrono::Duration::days(max_age_days),
+        Ok(t) => chrono::Utc::now().signed_duration_since(t) > age,
         Err(_) => true,
     }
 }
@@ -214,8 +222,9 @@ pub struct Details {
 /// 1. pre-hires whose detail is not current (their start date decides when the account is due),
 /// 2. people whose list record changed since their detail was fetched,
 /// 3. details older than `sync.detail_max_age_days`, stalest first,
-/// 4. every other detail, stalest first — refreshed only while budget is left (see
-///    [`Listed::refresh_while_budget`]): manager and date changes do not change the list record.
+/// 4. every other detail older than an hour, stalest first — refreshed only while budget is
+///    left (see [`Listed::refresh_while_budget`]): manager and date changes do not change the
+///    list record.
 ///
 /// A listing that cannot complete ends early with the reason in [`Listed::incomplete`]; refused
 /// credentials and plugin failures are errors.
@@ -284,7 +293,8 @@ pub async fn list_all(
             Some(_) if p.status == Lifecycle::PreHire && !current => 1,
             Some(_) if !current => 2,
             Some(s) if is_stale(s, rules.detail_max_age_days) => 3,
-            Some(_) => 4,
+            Some(s) if older_than(s, MIN_REFRESH_AGE) => 4,
+            Some(_) => continue,
         };
         wanted.push((rank, fetched_at, &p.id));
     }
