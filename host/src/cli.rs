@@ -127,6 +127,17 @@ pub enum Command {
 pub enum ConnectorCommand {
     /// Authenticate, fetch the first page and one detail, and print every field with a sample.
     Test { name: String },
+    /// Write a new connector plugin crate (plugins/NAME) that builds, with a unit test.
+    New {
+        /// The connector's name: lowercase letters, digits and `-` (e.g. `acme`).
+        name: String,
+        /// The folder to create it in.
+        #[arg(long, default_value = "plugins")]
+        dir: PathBuf,
+        /// The hrsync-sdk folder (default: `sdk/` in the current folder or a parent).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
 }
 
 /// `hrsync webhook …`
@@ -182,6 +193,12 @@ fn load(cli: &Cli) -> Result<Config, Failure> {
 async fn dispatch(cli: Cli) -> Result<u8, Failure> {
     let progress = Progress::new(cli.quiet);
     match &cli.command {
+        Command::Connector {
+            command: ConnectorCommand::New { name, dir, sdk },
+        } => {
+            connector_new(name, dir, sdk.as_deref())?;
+            Ok(0)
+        }
         Command::Connector {
             command: ConnectorCommand::Test { name },
         } => {
@@ -497,6 +514,31 @@ fn kind(k: &wit::FieldKind) -> &'static str {
         wit::FieldKind::Date => "date",
         wit::FieldKind::TextList => "text-list",
     }
+}
+
+/// `connector new`: writes the crate and says what to do next.
+fn connector_new(
+    name: &str,
+    dir: &std::path::Path,
+    sdk: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    use crate::runtime::scaffold;
+    let sdk = match sdk {
+        Some(s) => s.to_path_buf(),
+        None => scaffold::find_sdk(&std::path::absolute(dir)?)?,
+    };
+    let (names, crate_dir, written) = scaffold::create(name, dir, &sdk)?;
+    println!("created {} (package {}):", crate_dir.display(), names.krate);
+    for path in &written {
+        println!("  {}", path.display());
+    }
+    println!(
+        "\nnext:\n  cargo test -p {krate}\n  cargo xtask build-plugins\n    (writes target/wasm32-wasip2/wasm/{wasm})\n\nthen, in hrsync.toml:\n  [connectors.{name}]\n  plugin = \"target/wasm32-wasip2/wasm/{wasm}\"\n  base_url = \"https://api.example.com\"\n  allowed_hosts = [\"https://api.example.com\"]\n\nand try it: hrsync connector test {name}",
+        krate = names.krate,
+        wasm = names.wasm,
+        name = names.name,
+    );
+    Ok(())
 }
 
 /// "Test & Save": the connector's fields with a sample value each, and how many people there are.

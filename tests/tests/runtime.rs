@@ -83,8 +83,8 @@ fn hostile_at(rt: &Runtime, deadline: Duration, base: &str) -> Plugin {
 }
 
 /// A local HTTP server, one request per connection: `/slow` answers after 300 ms, `/hang`
-/// never answers, `/endless` streams a chunked body without `Content-Length` that never ends.
-/// Returns its base URL.
+/// never answers, `/endless` streams a chunked body without `Content-Length` that never ends,
+/// and `/v1/people[/p-2]` is the made-up API of the scaffolded plugin. Returns its base URL.
 async fn slow_server() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -103,8 +103,27 @@ async fn slow_server() -> String {
                     }
                 }
                 let head = String::from_utf8_lossy(&head).into_owned();
-                let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let path = target.split('?').next().unwrap_or("/").to_string();
+                let json = |body: String| {
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
                 match path.as_str() {
+                    // The made-up API of the scaffolded plugin (`hrsync connector new`).
+                    "/v1/people" => {
+                        let body = r#"{"total_pages": 1, "total": 2, "people": [
+                            {"id": 1, "status": "active", "first_name": "Ada", "start_date": "2026-03-01T00:00:00+01:00"},
+                            {"id": "p-2", "status": "onboarding", "first_name": "Alan"}]}"#;
+                        let _ = socket.write_all(json(body.to_string()).as_bytes()).await;
+                    }
+                    "/v1/people/p-2" => {
+                        let body =
+                            r#"{"id": "p-2", "status": "onboarding", "email": "alan@example.com"}"#;
+                        let _ = socket.write_all(json(body.to_string()).as_bytes()).await;
+                    }
                     "/slow" => {
                         tokio::time::sleep(Duration::from_millis(300)).await;
                         let _ = socket
@@ -481,6 +500,124 @@ async fn answers_over_the_caps_are_refused_naming_the_limit() {
         other => panic!("expected a refused request, got {other:?}"),
     }
     assert_still_serving(&plugin).await;
+}
+
+#[tokio::test]
+async fn the_scaffolded_connector_runs_in_the_host() {
+    // tests/plugins/scaffolded is what `hrsync connector new` writes (a host unit test keeps
+    // them equal); the plugin build compiled it for wasm32-wasip2.
+    let rt = runtime();
+    let base = slow_server().await;
+    let plugin = rt
+        .load(
+            &plugin_wasm("hrsync_plugin_scaffolded.wasm"),
+            context("scaffolded", &base, &[&base]),
+            Limits::default(),
+        )
+        .unwrap();
+    let d = plugin.describe().await.unwrap();
+    assert_eq!(d.name, "scaffolded");
+    assert!(d.fields.iter().any(|f| f.name == "start_date"));
+    let page = plugin.list(None).await.unwrap().unwrap();
+    let ids: Vec<&str> = page.people.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["1", "p-2"]);
+    assert_eq!(page.next_cursor, None);
+    let start = page.people[0]
+        .fields
+        .iter()
+        .find(|f| f.name == "start_date")
+        .map(|f| f.value.clone());
+    assert_eq!(start, Some(FieldValue::Date("2026-03-01".into())));
+    let p = plugin.get("p-2").await.unwrap().unwrap();
+    assert!(p.complete);
+    assert_eq!(p.status, hrsync::runtime::wit::Lifecycle::PreHire);
+}
+
+#[tokio::test]
+async fn connector_new_writes_a_crate_from_the_template() {
+    use clap::Parser;
+    let tmp = tempfile::tempdir().unwrap();
+    let plugins = tmp.path().join("plugins");
+    let sdk = workspace_root().join("sdk");
+    let cli = hrsync::cli::Cli::parse_from([
+        "hrsync",
+        "connector",
+        "new",
+        "acme",
+        "--dir",
+        plugins.to_str().unwrap(),
+        "--sdk",
+        sdk.to_str().unwrap(),
+    ]);
+    assert_eq!(hrsync::cli::run(cli).await, std::process::ExitCode::SUCCESS);
+    let names = hrsync::runtime::scaffold::Names::new("acme").unwrap();
+    let manifest = std::fs::read_to_string(plugins.join("acme/Cargo.toml")).unwrap();
+    let lib = std::fs::read_to_string(plugins.join("acme/src/lib.rs")).unwrap();
+    let table: toml::Table = manifest.parse().unwrap();
+    let sdk_path = table["dependencies"]["hrsync-sdk"]["path"]
+        .as_str()
+        .unwrap();
+    assert!(
+        plugins
+            .join("acme")
+            .join(sdk_path)
+            .join("Cargo.toml")
+            .is_file(),
+        "the SDK path {sdk_path} does not lead to the SDK"
+    );
+    let rendered = hrsync::runtime::scaffold::render(&names, sdk_path);
+    assert_eq!(manifest, rendered[0].1);
+    assert_eq!(lib, rendered[1].1);
+    // A second run refuses to overwrite it.
+    let again = hrsync::cli::Cli::parse_from([
+        "hrsync",
+        "connector",
+        "new",
+        "acme",
+        "--dir",
+        plugins.to_str().unwrap(),
+        "--sdk",
+        sdk.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        hrsync::cli::run(again).await,
+        std::process::ExitCode::FAILURE
+    );
+}
+
+/// Slow (a cold build of the SDK's dependencies can take minutes on a small machine), and the
+/// template's output is compiled for wasm32-wasip2 on every plugin build already
+/// (`tests/plugins/scaffolded`); this one proves a crate generated *outside* the workspace builds
+/// on its own. Run it with `cargo test -p hrsync-tests --test runtime -- --ignored`.
+#[test]
+#[ignore = "slow: builds a freshly generated crate for wasm32-wasip2 outside the workspace"]
+fn a_generated_crate_builds_for_wasm32_wasip2_on_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = workspace_root();
+    let (_, dir, _) =
+        hrsync::runtime::scaffold::create("acme", &tmp.path().join("plugins"), &root.join("sdk"))
+            .unwrap();
+    // The workspace's lock file, so the same dependency versions (and built artifacts) are used.
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    let mut manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    manifest.push_str("\n[workspace]\n");
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(&dir)
+        .args(["build", "--quiet", "--target", "wasm32-wasip2", "--release"])
+        .env("CARGO_TARGET_DIR", root.join("target/scaffold-check"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "the generated crate did not build");
+    let status =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(&dir)
+            .args(["test", "--quiet"])
+            .env("CARGO_TARGET_DIR", root.join("target/scaffold-check"))
+            .status()
+            .unwrap();
+    assert!(status.success(), "the generated crate's unit tests failed");
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ mod bindings;
 mod boundary;
 mod error;
 mod imports;
+pub mod scaffold;
 mod state;
 
 use std::future::Future;
