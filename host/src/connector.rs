@@ -131,6 +131,11 @@ impl Connector {
             })
     }
 
+    /// Counts this connector's requests in a window shared with other hrsync processes too.
+    pub fn share_budget(&self, window: Arc<dyn crate::http::SharedWindow>) {
+        self.governor.share(window);
+    }
+
     /// Requests left in the current rate window, when a budget is configured.
     pub fn request_budget(&self) -> Option<u32> {
         self.governor.remaining()

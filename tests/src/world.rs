@@ -28,6 +28,8 @@ pub struct World {
     /// Replaces the fixture's `[sync] ou` template when set (a template, e.g.
     /// `OU={{ department|default('Unassigned')|dn }},OU=Staff,…`).
     pub ou_template: Option<String>,
+    /// Extra lines for `[connectors.remote]` (e.g. `rate_limit = "20/6s"`).
+    pub connector_extra: String,
 }
 
 pub async fn connect(ad: &AdEnv) -> Directory {
@@ -57,6 +59,20 @@ impl World {
     /// Like [`World::new`] with another workforce seed (the same seed in two tests gives the same
     /// names, and sAMAccountNames are unique across the whole shared domain).
     pub async fn with_seed(name: &str, people: usize, extra_sync: &str, seed: u64) -> World {
+        World::with_sim(
+            name,
+            extra_sync,
+            SimConfig {
+                people,
+                seed,
+                ..SimConfig::default()
+            },
+        )
+        .await
+    }
+
+    /// Like [`World::new`] with the simulator configured by hand (e.g. a rate limit).
+    pub async fn with_sim(name: &str, extra_sync: &str, sim: SimConfig) -> World {
         let ad = ad_env();
         let mut d = connect(&ad).await;
         let ou = format!("OU={OU_PREFIX}{name},{}", ad.base_dn);
@@ -78,13 +94,7 @@ impl World {
             .unwrap();
         }
         let _ = d.unbind().await;
-        let sim = Simulator::start(SimConfig {
-            people,
-            seed,
-            ..SimConfig::default()
-        })
-        .await
-        .unwrap();
+        let sim = Simulator::start(sim).await.unwrap();
         World {
             ad,
             ou,
@@ -92,6 +102,7 @@ impl World {
             dir: tempfile::tempdir().unwrap(),
             extra_sync: extra_sync.to_string(),
             ou_template: None,
+            connector_extra: String::new(),
         }
     }
 
@@ -110,6 +121,10 @@ impl World {
         )
         .unwrap();
         let mut text = sync_config_toml(&self.ad, &self.ou, &self.sim.base_url(), &self.extra_sync);
+        if !self.connector_extra.is_empty() {
+            let line = "webhook_secret = { file = \"webhook.secret\" }";
+            text = text.replacen(line, &format!("{line}\n{}", self.connector_extra), 1);
+        }
         if let Some(template) = &self.ou_template {
             let line = text
                 .lines()

@@ -129,6 +129,15 @@ fn http_date(v: &str) -> Option<DateTime<Utc>> {
     None
 }
 
+/// A rate window shared by every hrsync process of one company (the store implements it): the
+/// budget is one per company, so `hrsync sync` run by hand while `hrsync serve` runs must not
+/// together exceed it.
+pub trait SharedWindow: Send + Sync + std::fmt::Debug {
+    /// Claims one request now if fewer than `budget.requests` were claimed in the last
+    /// `budget.window`; otherwise says how long to wait before asking again.
+    fn claim(&self, budget: Budget) -> Result<Option<Duration>, String>;
+}
+
 /// A request budget: `requests` per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
@@ -182,6 +191,8 @@ pub struct RateGovernor {
     budget: Option<Budget>,
     max_wait: Duration,
     state: Mutex<State>,
+    /// The company-wide window, when the store shares one between processes.
+    shared: std::sync::OnceLock<std::sync::Arc<dyn SharedWindow>>,
 }
 
 impl RateGovernor {
@@ -196,6 +207,14 @@ impl RateGovernor {
                 blocked_until: None,
                 refused: None,
             }),
+            shared: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Counts this governor's requests in a window shared with other processes too (set once).
+    pub fn share(&self, window: std::sync::Arc<dyn SharedWindow>) {
+        if self.shared.set(window).is_err() {
+            tracing::debug!("the rate window is already shared");
         }
     }
 
@@ -249,12 +268,25 @@ impl RateGovernor {
                         wait_until = Some(wait_until.map_or(free_at, |w| w.max(free_at)));
                     }
                 }
-                match wait_until {
-                    None => {
+                match (wait_until, self.budget, self.shared.get()) {
+                    (None, Some(b), Some(shared)) => match shared.claim(b) {
+                        Ok(None) => {
+                            s.sent.push_back(now);
+                            return;
+                        }
+                        // Another process spent the window: wait until it frees up.
+                        Ok(Some(wait)) => now + wait.min(b.window),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "the shared rate window cannot be read; counting this process only");
+                            s.sent.push_back(now);
+                            return;
+                        }
+                    },
+                    (None, _, _) => {
                         s.sent.push_back(now);
                         return;
                     }
-                    Some(t) => t,
+                    (Some(t), _, _) => t,
                 }
             };
             tracing::debug!(

@@ -14,7 +14,7 @@ use crate::auth::TokenSource;
 use crate::egress::AllowedHosts;
 use crate::runtime::wit::{HttpError, HttpRequest, HttpResponse, Method};
 use crate::runtime::{BoxFuture, HttpBackend};
-pub use governor::{Budget, HintError, MAX_SERVER_WAIT, RateGovernor, ServerHints};
+pub use governor::{Budget, HintError, MAX_SERVER_WAIT, RateGovernor, ServerHints, SharedWindow};
 pub use retry::RetryPolicy;
 
 /// The largest answer a plugin is given (bytes).

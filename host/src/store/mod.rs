@@ -361,6 +361,52 @@ impl Store {
         Ok(out)
     }
 
+    /// Claims one request to `connector` now if fewer than `requests` were claimed (by any
+    /// process using this store) in the last `window`; otherwise returns how long until the
+    /// oldest of them leaves the window. Atomic across processes (`BEGIN IMMEDIATE`).
+    pub fn claim_request(
+        &self,
+        connector: &str,
+        requests: u32,
+        window: std::time::Duration,
+    ) -> Result<Option<std::time::Duration>> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        let since = now.saturating_sub(window_ms);
+        let mut c = self.conn();
+        let tx = c
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql("claiming a request"))?;
+        tx.execute(
+            "DELETE FROM rate_log WHERE connector = ?1 AND at_ms < ?2",
+            params![connector, since.saturating_sub(window_ms)],
+        )
+        .map_err(sql("claiming a request"))?;
+        let (count, oldest): (i64, Option<i64>) = tx
+            .query_row(
+                "SELECT COUNT(*), MIN(at_ms) FROM rate_log WHERE connector = ?1 AND at_ms > ?2",
+                params![connector, since],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(sql("claiming a request"))?;
+        if count < i64::from(requests) {
+            tx.execute(
+                "INSERT INTO rate_log (connector, at_ms) VALUES (?1, ?2)",
+                params![connector, now],
+            )
+            .map_err(sql("claiming a request"))?;
+            tx.commit().map_err(sql("claiming a request"))?;
+            return Ok(None);
+        }
+        tx.commit().map_err(sql("claiming a request"))?;
+        let free_at = oldest.unwrap_or(now).saturating_add(window_ms);
+        Ok(Some(std::time::Duration::from_millis(
+            u64::try_from(free_at.saturating_sub(now))
+                .unwrap_or(0)
+                .max(1),
+        )))
+    }
+
     /// Remembers where people's accounts are (person id, objectGUID, DN), in one transaction.
     pub fn save_accounts(&self, accounts: &[(String, String, String)]) -> Result<()> {
         if accounts.is_empty() {

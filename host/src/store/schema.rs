@@ -83,6 +83,15 @@ const MIGRATIONS: &[&str] = &[
         dn TEXT NOT NULL
     );
     ",
+    // 4: requests sent to each connector by any hrsync process sharing this store: one budget
+    // per company, whatever runs at once.
+    "
+    CREATE TABLE rate_log (
+        connector TEXT NOT NULL,
+        at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX rate_log_at ON rate_log(connector, at_ms);
+    ",
 ];
 
 /// Brings the schema up to date.

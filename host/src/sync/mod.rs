@@ -227,6 +227,28 @@ fn create_fields(config: &Config) -> Vec<String> {
     fields
 }
 
+/// The store's request log as the connector's company-wide rate window.
+struct StoreWindow {
+    store: Arc<Store>,
+    connector: String,
+}
+
+impl std::fmt::Debug for StoreWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreWindow")
+            .field("connector", &self.connector)
+            .finish_non_exhaustive()
+    }
+}
+
+impl crate::http::SharedWindow for StoreWindow {
+    fn claim(&self, budget: crate::http::Budget) -> Result<Option<std::time::Duration>, String> {
+        self.store
+            .claim_request(&self.connector, budget.requests, budget.window)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// The `DirectoryConfig` of the directory settings.
 pub fn directory_config(d: &DirectorySettings) -> DirectoryConfig {
     let mut c = DirectoryConfig::new(d.url.clone(), d.bind_dn.clone(), d.bind_password.clone())
@@ -261,6 +283,11 @@ impl Engine {
             ))
         })?;
         let store = Arc::new(Store::open(&config.store_path)?);
+        // One budget per company: every hrsync process on this store counts against it.
+        connector.share_budget(Arc::new(StoreWindow {
+            store: store.clone(),
+            connector: connector.name().to_string(),
+        }));
         let keep = source::used_fields(&config);
         let pool = DirectoryPool::new(directory_config(&directory), directory.concurrency + 1);
         let create_fields = create_fields(&config);
