@@ -186,10 +186,20 @@ impl Captured {
 
 /// `wat/limits.wat` with `extra` declarations, wrapped into a component for the contract.
 fn limits_component(extra: &str) -> Vec<u8> {
+    limits_component_with_adapters(extra, 0)
+}
+
+/// As [`limits_component`], with `adapters` adapter modules (one core instance each) whose
+/// functions the main module imports: a component that multiplies instances.
+fn limits_component_with_adapters(extra: &str, adapters: usize) -> Vec<u8> {
     let dir = workspace_root().join("tests/plugins/hostile/wat");
+    let imports: String = (0..adapters)
+        .map(|i| format!("(import \"adapter{i}\" \"f\" (func))\n"))
+        .collect();
     let wat = std::fs::read_to_string(dir.join("limits.wat"))
         .unwrap()
-        .replace(";; EXTRA", extra);
+        .replace(";; EXTRA", extra)
+        .replace(";; IMPORTS", &imports);
     let mut module = wat::parse_str(&wat).unwrap();
     let mut resolve = wit_parser::Resolve::default();
     let (package, _) = resolve.push_dir(workspace_root().join("wit")).unwrap();
@@ -202,12 +212,27 @@ fn limits_component(extra: &str) -> Vec<u8> {
         false,
     )
     .unwrap();
-    wit_component::ComponentEncoder::default()
-        .module(&module)
-        .unwrap()
-        .validate(true)
-        .encode()
-        .unwrap()
+    let mut encoder = wit_component::ComponentEncoder::default();
+    encoder.module(&module).unwrap().validate(true);
+    if adapters > 0 {
+        let empty = resolve
+            .push_str("empty.wit", "package hrsync:empty;\nworld empty {}\n")
+            .unwrap();
+        let empty = resolve.select_world(&[empty], Some("empty")).unwrap();
+        for i in 0..adapters {
+            let mut adapter = wat::parse_str("(module (func (export \"f\")))").unwrap();
+            wit_component::embed_component_metadata(
+                &mut adapter,
+                &resolve,
+                empty,
+                wit_component::StringEncoding::UTF8,
+                false,
+            )
+            .unwrap();
+            encoder.adapter(&format!("adapter{i}"), &adapter).unwrap();
+        }
+    }
+    encoder.encode().unwrap()
 }
 
 fn load_limits(rt: &Runtime, extra: &str) -> Plugin {
@@ -338,6 +363,44 @@ async fn more_memories_or_tables_than_the_sandbox_allows_are_refused() {
             }
             other => panic!("expected a resource error for {what}, got {other:?}"),
         }
+    }
+}
+
+#[tokio::test]
+async fn more_instances_than_the_sandbox_allows_are_refused() {
+    let rt = runtime();
+    let limits = Limits {
+        deadline: Duration::from_secs(20),
+        memory_bytes: 32 << 20,
+    };
+    // A few instances run: the wrapping itself is sound.
+    let fine = rt
+        .load_bytes(
+            &limits_component_with_adapters("", 2),
+            context("instances", "https://hr.example", &[]),
+            limits,
+        )
+        .unwrap();
+    assert!(
+        matches!(fine.get("table").await, Err(PluginError::Memory { .. })),
+        "the nested connector runs"
+    );
+    let plugin = rt
+        .load_bytes(
+            &limits_component_with_adapters("", 8),
+            context("instances", "https://hr.example", &[]),
+            limits,
+        )
+        .unwrap();
+    match plugin.get("t").await {
+        Err(e @ PluginError::Resources { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("instance count") && text.contains("at most 8 core instances"),
+                "{text}"
+            );
+        }
+        other => panic!("expected a resource error for instances, got {other:?}"),
     }
 }
 

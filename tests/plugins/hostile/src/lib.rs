@@ -23,8 +23,9 @@
 //! `list-people` behaves, except with the cursor `huge-page`: 10,001 people in one page (over the
 //! cap per page).
 //!
-//! What a Rust plugin cannot do — grow a table, declare several memories — is tried by the
-//! hand-written core module in `wat/limits.wat`, wrapped into a component by the runtime tests.
+//! What a Rust plugin cannot do — grow a table, declare several memories, multiply instances —
+//! is tried by the hand-written core module in `wat/limits.wat`, wrapped into a component by the
+//! runtime tests.
 
 use hrsync_sdk::prelude::*;
 

@@ -1,13 +1,14 @@
 ;; A hostile core module for what a Rust plugin cannot do: grow a table without end, or hold
 ;; several linear memories. The runtime tests wrap it into a component for
-;; hrsync:connector@0.1.0 (wit-component), adding memories and tables where the marker line
-;; below stands.
+;; hrsync:connector@0.1.0 (wit-component), adding memories and tables at the EXTRA marker and
+;; imports at the IMPORTS marker (functions of adapter modules: one more instance each).
 ;;
 ;; `get-person` reads the id's first byte:
 ;;   `t` grows the table by 65,536 elements at a time until refused, then traps;
 ;;   `m` grows the main memory and the second memory by 20 MiB each, then traps.
 ;; Every other export traps at once.
 (module
+  ;; IMPORTS
   (memory (export "memory") 1)
   (memory $second 0)
   (table $t 0 funcref)
