@@ -243,8 +243,11 @@ impl std::fmt::Debug for StoreWindow {
 
 impl crate::http::SharedWindow for StoreWindow {
     fn claim(&self, budget: crate::http::Budget) -> Result<Option<std::time::Duration>, String> {
+        // A request reaches the server a little after it is claimed: a margin keeps two
+        // claims a window apart from landing in one server window.
+        let margin = (budget.window / 20).max(std::time::Duration::from_millis(150));
         self.store
-            .claim_request(&self.connector, budget.requests, budget.window)
+            .claim_request(&self.connector, budget.requests, budget.window + margin)
             .map_err(|e| e.to_string())
     }
 }
@@ -644,6 +647,7 @@ impl Engine {
         pending: &[String],
         termination_dates: &HashMap<String, NaiveDate>,
         today: NaiveDate,
+        earlier: &[plan::Op],
     ) -> Result<Plan, SyncError> {
         let mut dir = self.pool.get().await?;
         let snapshot = match self.snapshot(&mut dir, focus).await {
@@ -664,6 +668,7 @@ impl Engine {
             .collect();
         let scope = self.write_scope();
         Ok(plan::plan(&PlanInput {
+            reserved: earlier,
             people,
             rejected,
             snapshot: &snapshot,
@@ -731,6 +736,7 @@ impl Engine {
                 &pending,
                 termination_dates,
                 today,
+                &[],
             )
             .await?;
         Ok((plan, waiting))
@@ -770,6 +776,7 @@ impl Engine {
                     &[],
                     &termination_dates,
                     today,
+                    &run.plan.creates(),
                 )
                 .await?;
             self.settle(plan, opts, &mut run, progress).await?;
@@ -826,6 +833,7 @@ impl Engine {
                     &[],
                     &termination_dates,
                     today,
+                    &run.plan.creates(),
                 )
                 .await?;
             self.settle(plan, opts, &mut run, progress).await?;
@@ -856,7 +864,8 @@ impl Engine {
             })
             .map(|p| p.person_id.as_str())
             .collect();
-        if !follow.is_empty() {
+        // (A dry run created nothing: its reports keep their "manager pending" note.)
+        if opts.apply && !follow.is_empty() {
             let people: Vec<crate::mapping::Person> = follow
                 .iter()
                 .filter_map(|id| {
@@ -875,6 +884,7 @@ impl Engine {
                     &[],
                     &termination_dates,
                     today,
+                    &run.plan.creates(),
                 )
                 .await?;
             self.settle(plan, opts, &mut run, progress).await?;
@@ -954,7 +964,13 @@ impl Engine {
     }
 
     /// Stores the run's outcome and makes its report.
-    fn finish(&self, run: RunState, opts: &RunOptions) -> Result<RunReport, SyncError> {
+    fn finish(&self, mut run: RunState, opts: &RunOptions) -> Result<RunReport, SyncError> {
+        // A person planned twice in one run (list data, then their fresh detail) is held once,
+        // with the later plan.
+        let mut seen = HashSet::new();
+        run.held.reverse();
+        run.held.retain(|p| seen.insert(p.person_id.clone()));
+        run.held.reverse();
         let summary = report::summary_line(&run.plan);
         let mut report = RunReport {
             run_id: run.id,

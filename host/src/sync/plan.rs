@@ -223,6 +223,16 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The creates planned so far (their names and DNs are reserved for later parts of a run).
+    pub fn creates(&self) -> Vec<Op> {
+        self.people
+            .iter()
+            .flat_map(|p| &p.ops)
+            .filter(|o| matches!(o, Op::Create { .. }))
+            .cloned()
+            .collect()
+    }
+
     /// Adds a later part of the same run (a batch planned as its details arrived).
     pub fn absorb(&mut self, other: Plan) {
         let first = self.people.is_empty() && self.quarantined.is_empty();
@@ -269,6 +279,9 @@ impl Plan {
 
 /// Everything the plan is made of.
 pub struct PlanInput<'a> {
+    /// Creates planned by earlier parts of the same run: their names and DNs are taken (a dry
+    /// run has not written them).
+    pub reserved: &'a [Op],
     pub people: &'a [Person],
     pub rejected: &'a [Quarantined],
     pub snapshot: &'a Snapshot,
@@ -380,6 +393,14 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     out.quarantined.extend(input.rejected.iter().cloned());
     out.summary.managed = input.snapshot.anchored();
     let mut reserved = Reserved::new(input.snapshot.realm());
+    for op in input.reserved {
+        if let Op::Create { dn, attributes, .. } = op {
+            for (k, v) in attributes {
+                reserved.names.insert(k, v);
+            }
+            reserved.dns.insert(normalize_dn(dn));
+        }
+    }
     // Final DN of every person's account, for managers.
     let mut final_dn: HashMap<String, String> = HashMap::new();
     let mut current_manager: HashMap<String, Option<String>> = HashMap::new();
@@ -1243,6 +1264,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
             .collect();
         plan(&PlanInput {
+            reserved: &[],
             people,
             rejected: &[],
             snapshot: &snapshot,
@@ -1664,6 +1686,7 @@ mod tests {
         limits(&mut snapshot);
         let input = |snapshot: &Snapshot, people: &[Person]| {
             plan(&PlanInput {
+                reserved: &[],
                 people,
                 rejected: &[],
                 snapshot,
