@@ -207,21 +207,19 @@ impl Directory {
     ) -> Result<(), DirectoryError> {
         let names: Vec<&str> = attrs.iter().map(|(a, _)| a.as_ref()).collect();
         self.refuse_password_in_clear(dn, &names)?;
-        let ldap_attrs: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = attrs
-            .iter()
-            .filter(|(_, values)| !values.is_empty())
-            .map(|(a, values)| {
-                let set = values.iter().map(|v| v.as_ref().as_bytes().to_vec());
-                (a.as_ref().as_bytes().to_vec(), set.collect())
-            })
-            .collect();
-        let res = self
-            .ldap
-            .with_timeout(self.timeout)
-            .add(dn, ldap_attrs)
-            .await;
-        self.check(res, Operation::Add, dn, &names)?;
+        self.add_raw(dn, add_attrs(attrs), &names).await?;
         debug!("added");
+        Ok(())
+    }
+
+    async fn add_raw(
+        &mut self,
+        dn: &str,
+        attrs: Vec<(Vec<u8>, HashSet<Vec<u8>>)>,
+        names: &[&str],
+    ) -> Result<(), DirectoryError> {
+        let res = self.ldap.with_timeout(self.timeout).add(dn, attrs).await;
+        self.check(res, Operation::Add, dn, names)?;
         Ok(())
     }
 
@@ -280,24 +278,12 @@ impl Directory {
         let mut names: Vec<&str> = attrs.iter().map(|(a, _)| a.as_ref()).collect();
         names.push(ATTR);
         self.refuse_password_in_clear(dn, &names)?;
-        let mut ldap_attrs: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = attrs
-            .iter()
-            .filter(|(_, values)| !values.is_empty())
-            .map(|(a, values)| {
-                let set = values.iter().map(|v| v.as_ref().as_bytes().to_vec());
-                (a.as_ref().as_bytes().to_vec(), set.collect())
-            })
-            .collect();
+        let mut ldap_attrs = add_attrs(attrs);
         ldap_attrs.push((
             ATTR.as_bytes().to_vec(),
             HashSet::from([unicode_pwd(password)]),
         ));
-        let res = self
-            .ldap
-            .with_timeout(self.timeout)
-            .add(dn, ldap_attrs)
-            .await;
-        self.check(res, Operation::Add, dn, &names)?;
+        self.add_raw(dn, ldap_attrs, &names).await?;
         debug!("added with a password");
         Ok(())
     }
@@ -738,5 +724,19 @@ fn unicode_pwd(password: &str) -> Vec<u8> {
     format!("\"{password}\"")
         .encode_utf16()
         .flat_map(u16::to_le_bytes)
+        .collect()
+}
+
+/// Attributes for an add, as bytes; attributes with no values are left out.
+fn add_attrs<A: AsRef<str>, V: AsRef<str>>(
+    attrs: &[(A, Vec<V>)],
+) -> Vec<(Vec<u8>, HashSet<Vec<u8>>)> {
+    attrs
+        .iter()
+        .filter(|(_, values)| !values.is_empty())
+        .map(|(a, values)| {
+            let set = values.iter().map(|v| v.as_ref().as_bytes().to_vec());
+            (a.as_ref().as_bytes().to_vec(), set.collect())
+        })
         .collect()
 }
