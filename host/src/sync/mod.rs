@@ -181,6 +181,64 @@ pub struct Engine {
     create_fields: Vec<String>,
 }
 
+/// Candidates searched one by one; the rest of a long list (numbered fallbacks such as
+/// `ada.lovelace2` … `ada.lovelace99`) by their common prefix.
+const EXACT_CANDIDATES: usize = 3;
+
+/// The filter clauses that find every object holding one of `candidates`: the first few
+/// exactly, the rest by one prefix (`(sAMAccountName=ada.lovelace*)`), which matches more than
+/// the candidates and so only ever marks more values taken, never fewer.
+fn candidate_clauses(attribute: &str, candidates: &[String], realm: &str) -> Vec<String> {
+    let (head, tail) = candidates.split_at(candidates.len().min(EXACT_CANDIDATES));
+    let mut out: Vec<String> = head
+        .iter()
+        .flat_map(|c| namespace_clauses(attribute, c, realm))
+        .collect();
+    let prefix = common_prefix(tail);
+    if tail.len() > 1 && prefix.chars().count() >= 3 {
+        out.extend(prefix_clauses(attribute, &prefix));
+    } else {
+        out.extend(
+            tail.iter()
+                .flat_map(|c| namespace_clauses(attribute, c, realm)),
+        );
+    }
+    out
+}
+
+/// The longest prefix every string shares (by characters).
+fn common_prefix(values: &[String]) -> String {
+    let Some(first) = values.first() else {
+        return String::new();
+    };
+    let mut end = first.len();
+    for v in &values[1..] {
+        end = first
+            .char_indices()
+            .zip(v.chars())
+            .take_while(|((_, a), b)| a.eq_ignore_ascii_case(b))
+            .last()
+            .map_or(0, |((i, a), _)| i + a.len_utf8())
+            .min(end);
+    }
+    first[..end].to_string()
+}
+
+/// Prefix clauses in the attribute's namespace (a logon name prefix also finds UPNs that
+/// start with it, a mail prefix the `smtp:` proxy addresses).
+fn prefix_clauses(attribute: &str, prefix: &str) -> Vec<String> {
+    use crate::directory::escape::escape_filter_value as esc;
+    let p = esc(prefix);
+    let mut out = vec![format!("({attribute}={p}*)")];
+    match attribute.to_ascii_lowercase().as_str() {
+        "samaccountname" => out.push(format!("(userPrincipalName={p}*)")),
+        "userprincipalname" => out.push(format!("(sAMAccountName={p}*)")),
+        "mail" => out.push(format!("(proxyAddresses=smtp:{p}*)")),
+        _ => {}
+    }
+    out
+}
+
 /// The LDAP filter clauses of the objects that hold `value` of `attribute` in AD's shared
 /// namespaces: a sAMAccountName and the UPN `name@realm`, a mail and its `smtp:` proxy address.
 fn namespace_clauses(attribute: &str, value: &str, realm: &str) -> Vec<String> {
@@ -225,6 +283,27 @@ fn create_fields(config: &Config) -> Vec<String> {
     fields.sort();
     fields.dedup();
     fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{candidate_clauses, common_prefix};
+
+    #[test]
+    fn numbered_candidates_are_searched_by_their_prefix() {
+        let candidates: Vec<String> = ["ada.lovelace", "alovelace", "ada.lovelace2"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain((3..=99).map(|n| format!("ada.lovelace{n}")))
+            .collect();
+        let clauses = candidate_clauses("sAMAccountName", &candidates, "corp.example");
+        assert!(clauses.len() <= 8, "{clauses:?}");
+        assert!(clauses.contains(&"(sAMAccountName=ada.lovelace*)".to_string()));
+        assert!(clauses.contains(&"(userPrincipalName=ada.lovelace*)".to_string()));
+        assert!(clauses.contains(&"(userPrincipalName=alovelace@corp.example)".to_string()));
+        assert_eq!(common_prefix(&["Ab1".into(), "ab2".into()]), "Ab");
+        assert_eq!(common_prefix(&["x".into(), "y".into()]), "");
+    }
 }
 
 /// The store's request log as the connector's company-wide rate window.
@@ -364,9 +443,7 @@ impl Engine {
             }
             if let Ok(mapped) = self.mapper.map(p, None) {
                 for u in &mapped.unique {
-                    for c in &u.candidates {
-                        clauses.extend(namespace_clauses(&u.attribute, c, realm));
-                    }
+                    clauses.extend(candidate_clauses(&u.attribute, &u.candidates, realm));
                 }
             }
             if let Ok(st) = self.structure.evaluate(p) {
