@@ -285,27 +285,6 @@ fn create_fields(config: &Config) -> Vec<String> {
     fields
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{candidate_clauses, common_prefix};
-
-    #[test]
-    fn numbered_candidates_are_searched_by_their_prefix() {
-        let candidates: Vec<String> = ["ada.lovelace", "alovelace", "ada.lovelace2"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain((3..=99).map(|n| format!("ada.lovelace{n}")))
-            .collect();
-        let clauses = candidate_clauses("sAMAccountName", &candidates, "corp.example");
-        assert!(clauses.len() <= 8, "{clauses:?}");
-        assert!(clauses.contains(&"(sAMAccountName=ada.lovelace*)".to_string()));
-        assert!(clauses.contains(&"(userPrincipalName=ada.lovelace*)".to_string()));
-        assert!(clauses.contains(&"(userPrincipalName=alovelace@corp.example)".to_string()));
-        assert_eq!(common_prefix(&["Ab1".into(), "ab2".into()]), "Ab");
-        assert_eq!(common_prefix(&["x".into(), "y".into()]), "");
-    }
-}
-
 /// The store's request log as the connector's company-wide rate window.
 struct StoreWindow {
     store: Arc<Store>,
@@ -1020,7 +999,7 @@ impl Engine {
                 .people
                 .iter()
                 .cloned()
-                .partition(|p| !p.adopt && !(hold && p.ops.iter().any(|o| o.is_destructive())));
+                .partition(|p| !(p.adopt || hold && p.ops.iter().any(|o| o.is_destructive())));
             if !later.is_empty() {
                 tracing::warn!(
                     held = later.len(),
@@ -1298,5 +1277,26 @@ impl Engine {
             Some("rejected: the held changes were dropped"),
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{candidate_clauses, common_prefix};
+
+    #[test]
+    fn numbered_candidates_are_searched_by_their_prefix() {
+        let candidates: Vec<String> = ["ada.lovelace", "alovelace", "ada.lovelace2"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain((3..=99).map(|n| format!("ada.lovelace{n}")))
+            .collect();
+        let clauses = candidate_clauses("sAMAccountName", &candidates, "corp.example");
+        assert!(clauses.len() <= 8, "{clauses:?}");
+        assert!(clauses.contains(&"(sAMAccountName=ada.lovelace*)".to_string()));
+        assert!(clauses.contains(&"(userPrincipalName=ada.lovelace*)".to_string()));
+        assert!(clauses.contains(&"(userPrincipalName=alovelace@corp.example)".to_string()));
+        assert_eq!(common_prefix(&["Ab1".into(), "ab2".into()]), "Ab");
+        assert_eq!(common_prefix(&["x".into(), "y".into()]), "");
     }
 }

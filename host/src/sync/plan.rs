@@ -1662,8 +1662,10 @@ mod tests {
         let mut sam = AttributeRule::unique(["{{ first_name|lower }}"]);
         sam.max_len = Some(20);
         cfg.attributes.insert("sAMAccountName".into(), sam);
-        let mut rules = SyncRules::default();
-        rules.set_initial_password = true;
+        let rules = SyncRules {
+            set_initial_password: true,
+            ..SyncRules::default()
+        };
         let f = Fixture {
             mapper: Mapper::new(&cfg).unwrap(),
             structure: Structure::new(&rules, OU).unwrap(),
