@@ -220,6 +220,9 @@ pub struct Plan {
     /// Why the listing was incomplete (then nobody became a leaver by absence).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
+    /// Whether a first part was absorbed into this (run-level) plan already.
+    #[serde(skip)]
+    pub absorbed: bool,
 }
 
 impl Plan {
@@ -235,7 +238,8 @@ impl Plan {
 
     /// Adds a later part of the same run (a batch planned as its details arrived).
     pub fn absorb(&mut self, other: Plan) {
-        let first = self.people.is_empty() && self.quarantined.is_empty();
+        let first = !self.absorbed;
+        self.absorbed = true;
         let known: HashSet<String> = self.people.iter().map(|p| p.person_id.clone()).collect();
         let s = &mut self.summary;
         let o = &other.summary;
