@@ -136,6 +136,12 @@ impl Connector {
         self.governor.share(window);
     }
 
+    /// Keeps `share` of the request budget for webhook events while they wait (see
+    /// [`crate::http::governor::for_events`]).
+    pub fn reserve_for_events(&self, share: f64) {
+        self.governor.reserve_for_events(share);
+    }
+
     /// Requests left in the current rate window, when a budget is configured.
     pub fn request_budget(&self) -> Option<u32> {
         self.governor.remaining()

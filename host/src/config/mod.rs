@@ -96,6 +96,9 @@ pub struct ServeSettings {
     pub event_attempts: i64,
     /// Events applied at once (for different people; one person's events stay in order).
     pub event_workers: usize,
+    /// The share (0 to below 1) of each connector's request budget kept for webhook events while
+    /// they wait; the rest is kept for scheduled runs and their enrichment while they wait.
+    pub events_share: f64,
 }
 
 impl Default for ServeSettings {
@@ -104,6 +107,7 @@ impl Default for ServeSettings {
             listen: "127.0.0.1:8080".to_string(),
             event_attempts: 5,
             event_workers: 4,
+            events_share: 0.25,
         }
     }
 }
@@ -436,6 +440,15 @@ impl Config {
                     ),
                 ));
             }
+        }
+        if !(0.0..1.0).contains(&raw.serve.events_share) {
+            return Err(invalid(
+                "serve.events_share",
+                format!(
+                    "{} is not a share of the request budget; write a number from 0 (no share kept for webhook events) to below 1, e.g. 0.25",
+                    raw.serve.events_share
+                ),
+            ));
         }
         for (name, t) in &raw.templates {
             for (i, step) in t.steps.iter().enumerate() {

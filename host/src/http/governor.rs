@@ -12,8 +12,15 @@
 //! naming the header and its value: a 429 carrying one fails at once, and for the cap's duration
 //! [`RateGovernor::acquire_checked`] refuses with that error instead of waiting. No hint can
 //! overflow an [`Instant`] or block the connector for longer than the cap.
+//!
+//! `hrsync serve` keeps a share of the budget for webhook events ([`RateGovernor::reserve_for_events`]):
+//! requests made inside [`for_events`] are events', all others background (scheduled runs and
+//! their enrichment). While both kinds wait, neither may take the other's guaranteed share of the
+//! window; while only one waits, it may use the whole budget.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -177,9 +184,65 @@ impl Budget {
     }
 }
 
+/// Who a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Scheduled and manual runs, and their detail enrichment.
+    Background,
+    /// A webhook event being applied.
+    Event,
+}
+
+impl Purpose {
+    fn index(self) -> usize {
+        match self {
+            Purpose::Background => 0,
+            Purpose::Event => 1,
+        }
+    }
+
+    fn other(self) -> Purpose {
+        match self {
+            Purpose::Background => Purpose::Event,
+            Purpose::Event => Purpose::Background,
+        }
+    }
+}
+
+tokio::task_local! {
+    static PURPOSE: Purpose;
+}
+
+/// Runs `work` with every HR request it makes counted as an event's (the share
+/// [`RateGovernor::reserve_for_events`] keeps).
+pub async fn for_events<F: Future>(work: F) -> F::Output {
+    PURPOSE.scope(Purpose::Event, work).await
+}
+
+/// The purpose of requests made by the current task.
+pub fn current_purpose() -> Purpose {
+    PURPOSE.try_with(|p| *p).unwrap_or(Purpose::Background)
+}
+
+/// Counts a waiting request for as long as it waits (also when its future is dropped).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Waiting(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 #[derive(Debug)]
 struct State {
-    sent: VecDeque<Instant>,
+    sent: VecDeque<(Instant, Purpose)>,
     blocked_until: Option<Instant>,
     /// A hint longer than the cap, refused until the instant (the cap from when it came).
     refused: Option<(Instant, HintError)>,
@@ -193,6 +256,10 @@ pub struct RateGovernor {
     state: Mutex<State>,
     /// The company-wide window, when the store shares one between processes.
     shared: std::sync::OnceLock<std::sync::Arc<dyn SharedWindow>>,
+    /// Requests of each window guaranteed to events while they wait (0: no reservation).
+    event_share: std::sync::atomic::AtomicU32,
+    /// Requests waiting, by purpose.
+    waiting: [AtomicUsize; 2],
 }
 
 impl RateGovernor {
@@ -208,7 +275,31 @@ impl RateGovernor {
                 refused: None,
             }),
             shared: std::sync::OnceLock::new(),
+            event_share: std::sync::atomic::AtomicU32::new(0),
+            waiting: [AtomicUsize::new(0), AtomicUsize::new(0)],
         }
+    }
+
+    /// Keeps `share` (0 to 1) of each window's budget for webhook events while they wait, and the
+    /// rest for background work while it waits: a burst of events is not starved by enrichment,
+    /// nor the reverse. A share above 0 guarantees events at least one request a window, and
+    /// background work at least one. Without a configured budget it changes nothing.
+    pub fn reserve_for_events(&self, share: f64) {
+        let Some(b) = self.budget else { return };
+        let n = b.requests;
+        let reserved = if share <= 0.0 || n < 2 {
+            0
+        } else {
+            ((f64::from(n) * share).ceil() as u32).clamp(1, n - 1)
+        };
+        self.event_share
+            .store(reserved, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Requests of each window kept for events and for background work while they wait.
+    fn guarantees(&self, b: Budget) -> [u32; 2] {
+        let events = self.event_share.load(Ordering::SeqCst);
+        [b.requests - events, events]
     }
 
     /// Counts this governor's requests in a window shared with other processes too (set once).
@@ -248,6 +339,8 @@ impl RateGovernor {
     /// Waits until one more request may be sent, and counts it. Never longer than the cap for a
     /// server's hint (plus the configured budget's window).
     pub async fn acquire(&self) {
+        let purpose = current_purpose();
+        let _waiting = Waiting::new(&self.waiting[purpose.index()]);
         loop {
             let wait = {
                 let mut s = self.state.lock().await;
@@ -257,12 +350,15 @@ impl RateGovernor {
                     while s
                         .sent
                         .front()
-                        .is_some_and(|t| now.duration_since(*t) >= b.window)
+                        .is_some_and(|(t, _)| now.duration_since(*t) >= b.window)
                     {
                         s.sent.pop_front();
                     }
-                    if s.sent.len() >= b.requests as usize
-                        && let Some(oldest) = s.sent.front()
+                    let free = b.requests as usize
+                        - s.sent.len().min(b.requests as usize)
+                        - self.kept_for(purpose.other(), b, &s.sent);
+                    if free == 0
+                        && let Some((oldest, _)) = s.sent.front()
                     {
                         let free_at = *oldest + b.window;
                         wait_until = Some(wait_until.map_or(free_at, |w| w.max(free_at)));
@@ -271,19 +367,19 @@ impl RateGovernor {
                 match (wait_until, self.budget, self.shared.get()) {
                     (None, Some(b), Some(shared)) => match shared.claim(b) {
                         Ok(None) => {
-                            s.sent.push_back(now);
+                            s.sent.push_back((now, purpose));
                             return;
                         }
                         // Another process spent the window: wait until it frees up.
                         Ok(Some(wait)) => now + wait.min(b.window),
                         Err(e) => {
                             tracing::warn!(error = %e, "the shared rate window cannot be read; counting this process only");
-                            s.sent.push_back(now);
+                            s.sent.push_back((now, purpose));
                             return;
                         }
                     },
                     (None, _, _) => {
-                        s.sent.push_back(now);
+                        s.sent.push_back((now, purpose));
                         return;
                     }
                     (Some(t), _, _) => t,
@@ -297,6 +393,18 @@ impl RateGovernor {
         }
     }
 
+    /// Requests of the window's free part that `purpose` must leave to the other purpose: the
+    /// rest of its guarantee while it has requests waiting, else none.
+    fn kept_for(&self, purpose: Purpose, b: Budget, sent: &VecDeque<(Instant, Purpose)>) -> usize {
+        if self.waiting[purpose.index()].load(Ordering::SeqCst) == 0 {
+            return 0;
+        }
+        let used = sent.iter().filter(|(_, p)| *p == purpose).count();
+        let guaranteed = self.guarantees(b)[purpose.index()] as usize;
+        let free = (b.requests as usize).saturating_sub(sent.len());
+        guaranteed.saturating_sub(used).min(free)
+    }
+
     /// Requests still allowed in the current window by the configured budget (`None` without a
     /// budget, or while another task holds the state).
     pub fn remaining(&self) -> Option<u32> {
@@ -306,7 +414,7 @@ impl RateGovernor {
         let used = s
             .sent
             .iter()
-            .filter(|t| now.duration_since(**t) < b.window)
+            .filter(|(t, _)| now.duration_since(*t) < b.window)
             .count() as u32;
         Some(b.requests.saturating_sub(used))
     }
@@ -414,6 +522,158 @@ mod tests {
                 "4 requests within one window: {times:?}"
             );
         }
+    }
+
+    type Grants = std::sync::Arc<std::sync::Mutex<Vec<(Purpose, Duration)>>>;
+
+    /// `tasks` tasks of `purpose`, each acquiring `each` times in a row from `at`; every grant
+    /// is logged with its time since `start`.
+    fn spawn_load(
+        g: &std::sync::Arc<RateGovernor>,
+        grants: &Grants,
+        start: Instant,
+        purpose: Purpose,
+        tasks: usize,
+        each: usize,
+        at: Duration,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..tasks)
+            .map(|_| {
+                let (g, grants) = (g.clone(), grants.clone());
+                let work = async move {
+                    tokio::time::sleep_until(start + at).await;
+                    for _ in 0..each {
+                        g.acquire().await;
+                        grants
+                            .lock()
+                            .unwrap()
+                            .push((current_purpose(), start.elapsed()));
+                    }
+                };
+                match purpose {
+                    Purpose::Event => tokio::spawn(for_events(work)),
+                    Purpose::Background => tokio::spawn(work),
+                }
+            })
+            .collect()
+    }
+
+    fn in_window(grants: &Grants, purpose: Purpose, from: u64, to: u64) -> usize {
+        grants
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, t)| {
+                *p == purpose && *t >= Duration::from_secs(from) && *t < Duration::from_secs(to)
+            })
+            .count()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_get_their_share_while_enrichment_saturates_the_budget() {
+        let g = std::sync::Arc::new(RateGovernor::new(Some(Budget {
+            requests: 4,
+            window: Duration::from_secs(10),
+        })));
+        g.reserve_for_events(0.5);
+        let grants = Grants::default();
+        let start = Instant::now();
+        // Enrichment: eight workers, each wanting many details; it alone fills the first window.
+        let mut all = spawn_load(
+            &g,
+            &grants,
+            start,
+            Purpose::Background,
+            8,
+            6,
+            Duration::ZERO,
+        );
+        // A burst of events arrives once the window is full.
+        all.extend(spawn_load(
+            &g,
+            &grants,
+            start,
+            Purpose::Event,
+            6,
+            1,
+            Duration::from_secs(1),
+        ));
+        for t in all {
+            t.await.unwrap();
+        }
+        assert_eq!(in_window(&grants, Purpose::Background, 0, 1), 4);
+        // While both wait, each gets its half of every window.
+        for w in [10, 20, 30] {
+            assert_eq!(
+                in_window(&grants, Purpose::Event, w, w + 10),
+                2,
+                "{grants:?}"
+            );
+            assert_eq!(
+                in_window(&grants, Purpose::Background, w, w + 10),
+                2,
+                "{grants:?}"
+            );
+        }
+        // Never more than the budget in a window, whoever asked.
+        let times: Vec<Duration> = grants.lock().unwrap().iter().map(|(_, t)| *t).collect();
+        let mut sorted = times.clone();
+        sorted.sort();
+        for w in sorted.windows(5) {
+            assert!(w[4] - w[0] >= Duration::from_secs(10), "{sorted:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn enrichment_is_not_starved_by_a_burst_of_events_and_either_alone_uses_everything() {
+        let g = std::sync::Arc::new(RateGovernor::new(Some(Budget {
+            requests: 4,
+            window: Duration::from_secs(10),
+        })));
+        g.reserve_for_events(0.25);
+        let grants = Grants::default();
+        let start = Instant::now();
+        // A burst of twenty events alone takes the whole first window.
+        let mut all = spawn_load(&g, &grants, start, Purpose::Event, 20, 1, Duration::ZERO);
+        // One enrichment worker starts once the window is full.
+        all.extend(spawn_load(
+            &g,
+            &grants,
+            start,
+            Purpose::Background,
+            1,
+            6,
+            Duration::from_secs(1),
+        ));
+        for t in all {
+            t.await.unwrap();
+        }
+        assert_eq!(in_window(&grants, Purpose::Event, 0, 1), 4);
+        // With both waiting, background work keeps three of four (events one).
+        assert_eq!(
+            in_window(&grants, Purpose::Background, 10, 20),
+            3,
+            "{grants:?}"
+        );
+        assert_eq!(in_window(&grants, Purpose::Event, 10, 20), 1, "{grants:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_share_is_at_least_one_request_and_never_the_whole_window() {
+        let b = Budget {
+            requests: 20,
+            window: Duration::from_secs(60),
+        };
+        let g = RateGovernor::new(Some(b));
+        assert_eq!(g.guarantees(b), [20, 0]);
+        g.reserve_for_events(0.25);
+        assert_eq!(g.guarantees(b), [15, 5]);
+        g.reserve_for_events(0.01);
+        assert_eq!(g.guarantees(b), [19, 1]);
+        g.reserve_for_events(0.999);
+        assert_eq!(g.guarantees(b), [1, 19]);
+        g.reserve_for_events(0.0);
+        assert_eq!(g.guarantees(b), [20, 0]);
     }
 
     #[tokio::test(start_paused = true)]

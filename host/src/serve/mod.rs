@@ -142,6 +142,9 @@ pub async fn start_with(
         .parse()
         .map_err(|_| ServeError::Address(listen.clone()))?;
     let engine = Engine::open(config, &runtime)?;
+    engine
+        .connector()
+        .reserve_for_events(engine.config().serve.events_share);
     let requeued = engine.store().requeue_interrupted_events()?;
     let interrupted = engine.store().interrupt_running_template_runs()?;
     if requeued + interrupted > 0 {

@@ -356,7 +356,12 @@ enum RunGuard<'a> {
     },
 }
 
+/// Processes one event; its HR requests spend the events' share of the budget.
 async fn process(app: &App, ev: StoredEvent) {
+    crate::http::governor::for_events(process_event(app, ev)).await
+}
+
+async fn process_event(app: &App, ev: StoredEvent) {
     let started = Instant::now();
     if let Some(hook) = &app.options.before_event {
         hook(ev.clone()).await;
