@@ -218,6 +218,21 @@ impl World {
             .collect()
     }
 
+    /// Every user account under the test OU with an employeeNumber, duplicates included.
+    pub async fn accounts_all(&self) -> Vec<DirEntry> {
+        let mut d = connect(&self.ad).await;
+        let entries = d
+            .search_paged(
+                &self.ou,
+                "(&(objectClass=user)(employeeNumber=*))",
+                &["employeeNumber", "sAMAccountName", "userAccountControl"],
+            )
+            .await
+            .unwrap();
+        let _ = d.unbind().await;
+        entries
+    }
+
     pub async fn cleanup(self) {
         let mut d = connect(&self.ad).await;
         delete_tree(&mut d, &self.ou).await;

@@ -20,7 +20,7 @@ use hrsync_tests::brownfield::{
     self, LegacyAccount, Style, add_legacy_account, by_sam, diff, managed, person_names, read_all,
     unmanaged, upn_prefix,
 };
-use hrsync_tests::remote_sim::{Fault, SimHandle};
+use hrsync_tests::remote_sim::{Fault, ListQuirk, SimHandle};
 use hrsync_tests::world::{AD, World, enabled, total_ops};
 use serde_json::{Value, json};
 
@@ -435,6 +435,103 @@ async fn a_list_that_fails_past_page_one_disables_nobody() {
         "the vanished employment is disabled once the list is whole: {}",
         render(&r.plan, None)
     );
+    w.cleanup().await;
+}
+
+/// Accounts per employeeNumber under the world's OU (a duplicate shows as a count above 1).
+async fn accounts_per_person(w: &World) -> HashMap<String, usize> {
+    let mut n = HashMap::new();
+    for e in w.accounts_all().await {
+        if let Some(id) = e.first("employeeNumber") {
+            *n.entry(id.to_string()).or_insert(0) += 1;
+        }
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_listing_that_repeats_its_pages_forever_stops_with_a_clear_message() {
+    let _guard = AD.lock().await;
+    let _process = brownfield::process_lock();
+    let w = World::with_seed("bf-loop", 60, PERMISSIVE_SMALL_PAGES, 1301).await;
+    let _tidy = brownfield::tidy_on_panic(&w);
+    let sim = w.sim();
+    w.run(true, None).await;
+    let before: HashMap<String, bool> = w
+        .accounts()
+        .await
+        .iter()
+        .map(|(id, a)| (id.clone(), enabled(a)))
+        .collect();
+    assert!(before.len() > 40, "{} accounts", before.len());
+
+    // The API ignores `page` and always says there is one more page.
+    sim.set_list_quirk(Some(ListQuirk::IgnoresPage));
+    sim.reset_stats();
+    let r = w.run(true, None).await;
+    sim.set_list_quirk(None);
+    let why = r.plan.incomplete.clone().unwrap_or_default();
+    assert!(
+        why.contains("page 2") && why.contains("repeating itself"),
+        "the report says why the listing stopped: {why:?}"
+    );
+    assert_eq!(
+        sim.stats().route_count("GET /v1/employments"),
+        2,
+        "the listing stops at the first page that repeats"
+    );
+    // Nobody from pages 2 and 3 becomes a leaver, nobody gets a second account.
+    let after: HashMap<String, bool> = w
+        .accounts()
+        .await
+        .iter()
+        .map(|(id, a)| (id.clone(), enabled(a)))
+        .collect();
+    assert_eq!(after, before, "{}", render(&r.plan, None));
+    assert!(accounts_per_person(&w).await.values().all(|n| *n == 1));
+    w.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_person_listed_on_two_pages_gets_one_account_and_makes_nobody_a_leaver() {
+    let _guard = AD.lock().await;
+    let _process = brownfield::process_lock();
+    let w = World::with_seed("bf-twice", 60, PERMISSIVE_SMALL_PAGES, 1302).await;
+    let _tidy = brownfield::tidy_on_panic(&w);
+    let sim = w.sim();
+    // Each page repeats the last person of the page before, from the first run on.
+    sim.set_list_quirk(Some(ListQuirk::RepeatsAcrossPages));
+    let r = w.run(true, None).await;
+    let why = r.plan.incomplete.clone().unwrap_or_default();
+    assert!(
+        why.contains("was listed twice") && why.contains("duplicate listing(s) skipped"),
+        "{why:?}"
+    );
+    let counts = accounts_per_person(&w).await;
+    assert!(counts.len() > 40, "{} accounts", counts.len());
+    let doubled: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        doubled.is_empty(),
+        "two accounts for one person: {doubled:?}"
+    );
+
+    // An anchored person who vanishes while the listing repeats people is no leaver: the
+    // listing is incomplete.
+    let bosses = managers(&sim);
+    let gone = active_named(&sim)
+        .iter()
+        .map(id_of)
+        .find(|id| !bosses.contains(id) && counts.contains_key(id))
+        .unwrap();
+    assert!(sim.remove_employment(&gone).is_some());
+    let r = w.run(true, None).await;
+    assert!(r.plan.incomplete.is_some());
+    assert!(
+        enabled(&w.accounts().await[&gone]),
+        "{gone} was disabled by an incomplete listing: {}",
+        render(&r.plan, None)
+    );
+    sim.set_list_quirk(None);
     w.cleanup().await;
 }
 

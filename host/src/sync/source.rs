@@ -48,15 +48,19 @@ struct Listing {
     /// Listings of a person already listed (skipped), and the first such person.
     duplicates: usize,
     first_duplicate: Option<String>,
+    /// The last page held people, all of them listed before: the HR system repeats itself.
+    stale_page: bool,
 }
 
 impl Listing {
     /// Counts a page and keeps its people not listed before (the first listing of a person wins).
     fn page(&mut self, people: Vec<Person>) -> Vec<Person> {
         self.pages += 1;
+        self.stale_page = !people.is_empty();
         let mut fresh = Vec::with_capacity(people.len());
         for p in people {
             if self.ids.insert(p.id.clone()) {
+                self.stale_page = false;
                 fresh.push(p);
             } else {
                 self.duplicates += 1;
@@ -69,6 +73,12 @@ impl Listing {
     /// Whether the page at `cursor` may be fetched: not when the cursor was seen before or the
     /// page cap is reached (the reason says which).
     fn next(&mut self, cursor: &str) -> Result<(), String> {
+        if self.stale_page {
+            return Err(format!(
+                "page {} listed only people earlier pages listed, and offers another page (`{cursor}`): the HR system is repeating itself (a page parameter it ignores?); stopped",
+                self.pages
+            ));
+        }
         if !self.cursors.insert(cursor.to_string()) {
             return Err(format!(
                 "page {} returned the cursor of an earlier page (`{cursor}`): the listing would loop",
@@ -434,6 +444,25 @@ mod tests {
         assert!(why.contains("`b`") && why.contains("2 duplicate"), "{why}");
         let both = l.incomplete(Some("page 3 failed: 503".into())).unwrap();
         assert!(both.starts_with("page 3 failed: 503; person `b`"), "{both}");
+    }
+
+    #[test]
+    fn a_page_of_people_all_listed_before_stops_the_listing() {
+        let mut l = Listing::default();
+        l.page(vec![person("a"), person("b")]);
+        l.next("2").unwrap();
+        // One new person among repeats: the listing goes on.
+        l.page(vec![person("b"), person("c")]);
+        l.next("3").unwrap();
+        // An empty page is no repeat either.
+        l.page(vec![]);
+        l.next("4").unwrap();
+        l.page(vec![person("a"), person("c")]);
+        let e = l.next("5").unwrap_err();
+        assert!(
+            e.contains("page 4") && e.contains("repeating itself"),
+            "{e}"
+        );
     }
 
     #[test]

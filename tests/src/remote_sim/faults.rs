@@ -19,6 +19,18 @@ pub enum Fault {
     ExpiredToken,
 }
 
+/// A lasting misbehaviour of `GET /v1/employments` (until [`super::SimHandle::set_list_quirk`]
+/// with `None`), as a buggy API or one whose data moves under a paging client shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListQuirk {
+    /// The `page` parameter is ignored: every page holds page 1's people, and `total_pages` is
+    /// always one more than the page asked for, so a client that trusts it never ends.
+    IgnoresPage,
+    /// The last person of each page is listed again first on the next page (as when someone is
+    /// inserted before them while the pages are read).
+    RepeatsAcrossPages,
+}
+
 /// Pending faults, served first in, first out, one per request.
 #[derive(Debug, Default)]
 pub(crate) struct FaultQueue {

@@ -39,7 +39,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use faults::Fault;
+pub use faults::{Fault, ListQuirk};
 pub use names::{DUPLICATE_NAME, HOSTILE_NAME};
 pub use state::SimHandle;
 pub use stats::SimStats;

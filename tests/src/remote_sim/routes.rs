@@ -18,7 +18,7 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
 use super::auth;
-use super::faults::Fault;
+use super::faults::{Fault, ListQuirk};
 use super::net::ConnControl;
 use super::rate::RateHeaders;
 use super::state::{ListFilter, SimHandle};
@@ -275,18 +275,27 @@ async fn list_employments(State(sim): State<SimHandle>, query: QueryParams) -> R
         short_id: text_param(&q, "short_id"),
         partner_external_id: text_param(&q, "partner_external_id"),
     };
-    let (items, total) = sim.with_state(|s| {
+    let (items, total, quirk) = sim.with_state(|s| {
         let visible = s.visible(&filter);
-        let items = visible[page_range(visible.len(), page, size)]
+        let range = match s.list_quirk {
+            Some(ListQuirk::IgnoresPage) => page_range(visible.len(), 1, size),
+            Some(ListQuirk::RepeatsAcrossPages) if page > 1 => {
+                let r = page_range(visible.len(), page, size);
+                r.start - 1..r.end
+            }
+            _ => page_range(visible.len(), page, size),
+        };
+        let items = visible[range]
             .iter()
             .map(|&i| s.render_list_item(i))
             .collect();
-        (items, visible.len())
+        (items, visible.len(), s.list_quirk.clone())
     });
-    reply(
-        StatusCode::OK,
-        page_body("employments", items, page, size, total),
-    )
+    let mut body = page_body("employments", items, page, size, total);
+    if quirk == Some(ListQuirk::IgnoresPage) {
+        body["data"]["total_pages"] = json!(page + 1);
+    }
+    reply(StatusCode::OK, body)
 }
 
 /// `GET /v1/employments/{id}`.

@@ -89,6 +89,8 @@ pub(crate) struct SimState {
     generator: Generator,
     generation: u64,
     list_cache: Option<ListCache>,
+    /// How `GET /v1/employments` misbehaves, if it does.
+    pub list_quirk: Option<super::faults::ListQuirk>,
     pub auth: AuthState,
     pub faults: FaultQueue,
     pub rate: RateState,
@@ -119,6 +121,7 @@ impl SimState {
             generator: workforce.generator,
             generation: 0,
             list_cache: None,
+            list_quirk: None,
             config,
         }
     }
@@ -737,6 +740,11 @@ impl SimHandle {
     /// whatever the client retries. [`SimHandle::clear_faults`] forgets them.
     pub fn inject_list_page(&self, page: usize, fault: Fault, times: u32) {
         self.lock().faults.push_list_page(page, fault, times);
+    }
+
+    /// Makes `GET /v1/employments` misbehave from now on (`None`: behave again).
+    pub fn set_list_quirk(&self, quirk: Option<super::faults::ListQuirk>) {
+        self.lock().list_quirk = quirk;
     }
 
     /// The next `times` token requests get `fault`.
