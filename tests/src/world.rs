@@ -30,7 +30,12 @@ pub struct World {
     pub ou_template: Option<String>,
     /// Extra lines for `[connectors.remote]` (e.g. `rate_limit = "20/6s"`).
     pub connector_extra: String,
+    /// Replaces the fixture's `sAMAccountName` rule (the TOML value after `=`) when set.
+    pub sam_rule: Option<String>,
 }
+
+/// An on-create sAMAccountName from the list's `full_name` alone (no detail needed).
+pub const SAM_FROM_FULL_NAME: &str = r#"{ unique = ["{{ full_name|ascii|lower|samsafe }}", "{{ full_name|ascii|lower|samsafe }}{{ n }}"], max_len = 20, apply = "on-create" }"#;
 
 pub async fn connect(ad: &AdEnv) -> Directory {
     let cfg = DirectoryConfig::new(ad.url.clone(), ad.bind_dn.clone(), ad.password.clone())
@@ -103,6 +108,7 @@ impl World {
             extra_sync: extra_sync.to_string(),
             ou_template: None,
             connector_extra: String::new(),
+            sam_rule: None,
         }
     }
 
@@ -124,6 +130,17 @@ impl World {
         if !self.connector_extra.is_empty() {
             let line = "webhook_secret = { file = \"webhook.secret\" }";
             text = text.replacen(line, &format!("{line}\n{}", self.connector_extra), 1);
+        }
+        if let Some(rule) = &self.sam_rule {
+            let start = text
+                .find("sAMAccountName = {")
+                .expect("the fixture config has a sAMAccountName rule");
+            let end = start
+                + text[start..]
+                    .find("apply = \"on-create\" }")
+                    .expect("the rule ends with its apply")
+                + "apply = \"on-create\" }".len();
+            text.replace_range(start..end, &format!("sAMAccountName = {rule}"));
         }
         if let Some(template) = &self.ou_template {
             let line = text
