@@ -957,6 +957,7 @@ async fn metrics_carry_latency_and_run_duration_histograms_and_the_drain_estimat
         "hrsync_run_duration_seconds_count{trigger=\"event\"} 1",
         "hrsync_event_queue_drain_seconds 0.0",
         "hrsync_event_queue_depth 0",
+        "hrsync_details_pending 0",
         "hrsync_runs_total{trigger=\"event\"} 1",
         "hrsync_ldap_operation_duration_seconds_count{operation=\"modify\"}",
         "# EOF",

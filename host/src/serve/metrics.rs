@@ -88,6 +88,7 @@ pub struct Metrics {
     queue_oldest_age: Gauge<f64, AtomicU64>,
     queue_drain: Gauge<f64, AtomicU64>,
     budget_remaining: Gauge,
+    details_pending: Gauge,
     /// Event workers configured.
     workers: usize,
     /// A moving average of one event's processing time, in seconds.
@@ -122,6 +123,7 @@ impl Metrics {
             queue_oldest_age: Gauge::default(),
             queue_drain: Gauge::default(),
             budget_remaining: Gauge::default(),
+            details_pending: Gauge::default(),
             workers: workers.max(1),
             recent_event_secs: Mutex::new(None),
         };
@@ -207,6 +209,11 @@ impl Metrics {
             "Expected time to drain the event queue: depth x recent per-event time / workers (NaN until an event was timed)",
             m.queue_drain.clone(),
         );
+        r.register(
+            "hrsync_details_pending",
+            "People listed whose detail is missing or older than their list record: enrichment still to do",
+            m.details_pending.clone(),
+        );
         // Zeros rather than absent series for the label values known in advance.
         for trigger in ["event", "cron"] {
             let label: Label = [("trigger", trigger.to_string())];
@@ -283,6 +290,12 @@ impl Metrics {
                 self.quarantine_size.set(q.len() as i64);
             }
             Err(e) => tracing::warn!(error = %e, "metrics: cannot read the quarantine"),
+        }
+        match store.details_pending() {
+            Ok(n) => {
+                self.details_pending.set(n);
+            }
+            Err(e) => tracing::warn!(error = %e, "metrics: cannot count pending details"),
         }
         match store.queue_depth() {
             Ok((depth, oldest)) => {

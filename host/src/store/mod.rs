@@ -477,6 +477,31 @@ impl Store {
         Ok(())
     }
 
+    /// The hash of the person's last list record, if one was seen.
+    pub fn list_hash(&self, person_id: &str) -> Result<Option<String>> {
+        self.conn()
+            .query_row(
+                "SELECT list_hash FROM people WHERE person_id = ?1",
+                params![person_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("reading a list hash"))
+            .map(Option::flatten)
+    }
+
+    /// People listed whose detail is missing or older than their list record (or was forgotten
+    /// after a webhook): the enrichment still to do.
+    pub fn details_pending(&self) -> Result<i64> {
+        self.conn()
+            .query_row(
+                "SELECT COUNT(*) FROM people WHERE list_hash IS NOT NULL AND (detail_hash IS NULL OR detail_hash != list_hash)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql("counting pending details"))
+    }
+
     /// Forgets a cached detail, so the next run fetches it again (e.g. after a webhook).
     pub fn invalidate_detail(&self, person_id: &str) -> Result<()> {
         self.conn()
@@ -711,6 +736,22 @@ mod tests {
         let st = s.person_states().unwrap();
         assert_eq!(st["e-1"].list_hash.as_deref(), Some("h1"));
         assert_eq!(st["e-1"].detail_hash.as_deref(), Some("h1"));
+        assert_eq!(s.details_pending().unwrap(), 0);
+        s.save_list_hashes(&[("e-1".into(), "h2".into()), ("e-3".into(), "h3".into())])
+            .unwrap();
+        assert_eq!(
+            s.details_pending().unwrap(),
+            2,
+            "a changed record and a new one"
+        );
+        s.save_detail("e-3", Some("h3"), "{}").unwrap();
+        s.invalidate_detail("e-1").unwrap();
+        s.save_detail("e-1", Some("h2"), "{}").unwrap();
+        assert_eq!(s.details_pending().unwrap(), 0);
+        s.invalidate_detail("e-3").unwrap();
+        assert_eq!(s.details_pending().unwrap(), 1, "a webhook forgot one");
+        assert_eq!(s.list_hash("e-3").unwrap().as_deref(), Some("h3"));
+        assert_eq!(s.list_hash("nobody").unwrap(), None);
         let q = s.quarantined().unwrap();
         assert_eq!(q.len(), 1);
         assert_eq!(q[0].reason, "still no name");

@@ -875,6 +875,12 @@ impl Engine {
             let details =
                 source::fetch_details(&self.connector, &self.store, &self.keep, &listed, ids)
                     .await?;
+            if let Some(left) = self.connector.request_budget() {
+                bar.note(format!(
+                    "{left} request(s) left in the rate window, {} must-have detail(s) to go",
+                    must.saturating_sub(done)
+                ));
+            }
             bar.inc(ids.len() as u64);
             run.fetched += details.people.len();
             for p in &details.people {

@@ -190,7 +190,10 @@ pub async fn fetch_one(
     match connector.get(id).await? {
         Ok(p) => {
             let p = retained(&p, keep);
-            save(store, &p, None)?;
+            // Fresh as of the last list record seen: a full run refetches it only when the
+            // list record changes (or it ages).
+            let listed_as = store.list_hash(id)?;
+            save(store, &p, listed_as.as_deref())?;
             out.fetched = 1;
             out.people.push(p);
         }
