@@ -19,4 +19,5 @@ pub mod secret;
 pub mod serve;
 pub mod store;
 pub mod sync;
+pub mod telemetry;
 pub mod templates;

@@ -245,3 +245,27 @@ fn an_initial_password_over_plain_ldap_is_refused() {
     ldap("starttls = true", "").unwrap();
     ldap("", "set_initial_password = false").unwrap();
 }
+
+#[test]
+fn the_events_share_is_a_fraction_below_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "ra_test_x\n").unwrap();
+    let base = MINIMAL.replace(
+        r#"{ env = "HRSYNC_TEST_CONFIG_TOKEN" }"#,
+        r#"{ file = "token" }"#,
+    );
+    let path = dir.path().join("hrsync.toml");
+    let c = Config::parse(&path, &base).unwrap();
+    assert_eq!(c.serve.events_share, 0.25);
+    let c = Config::parse(&path, &format!("{base}\n[serve]\nevents_share = 0.5\n")).unwrap();
+    assert_eq!(c.serve.events_share, 0.5);
+    for bad in ["1.0", "-0.1", "2"] {
+        let e = Config::parse(&path, &format!("{base}\n[serve]\nevents_share = {bad}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("serve.events_share") && e.contains("from 0"),
+            "{bad}: {e}"
+        );
+    }
+}

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ldap3::adapters::PagedResults;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Mod, SearchEntry};
@@ -218,7 +218,9 @@ impl Directory {
         attrs: Vec<(Vec<u8>, HashSet<Vec<u8>>)>,
         names: &[&str],
     ) -> Result<(), DirectoryError> {
+        let t = Instant::now();
         let res = self.ldap.with_timeout(self.timeout).add(dn, attrs).await;
+        observe(Operation::Add, t);
         self.check(res, Operation::Add, dn, names)?;
         Ok(())
     }
@@ -301,11 +303,13 @@ impl Directory {
         let names: Vec<&str> = mods.iter().map(|m| m.attr()).collect();
         self.refuse_password_in_clear(dn, &names)?;
         let ldap_mods: Vec<Mod<Vec<u8>>> = mods.iter().map(|m| m.to_ldap()).collect();
+        let t = Instant::now();
         let res = self
             .ldap
             .with_timeout(self.timeout)
             .modify(dn, ldap_mods)
             .await;
+        observe(Operation::Modify, t);
         self.check(res, Operation::Modify, dn, &names)?;
         debug!(attributes = ?names, "modified");
         Ok(())
@@ -330,11 +334,13 @@ impl Directory {
             }
         };
         let new_dn = format!("{new_rdn},{parent}");
+        let t = Instant::now();
         let res = self
             .ldap
             .with_timeout(self.timeout)
             .modifydn(dn, new_rdn, true, new_parent)
             .await;
+        observe(Operation::Rename, t);
         let what = format!("{dn} to {new_dn}");
         self.check(res, Operation::Rename, &what, &[])?;
         debug!(%new_dn, "renamed");
@@ -344,7 +350,9 @@ impl Directory {
     /// Deletes the leaf entry `dn`.
     #[instrument(name = "directory.delete", level = "debug", skip_all, fields(dn = %dn))]
     pub async fn delete(&mut self, dn: &str) -> Result<(), DirectoryError> {
+        let t = Instant::now();
         let res = self.ldap.with_timeout(self.timeout).delete(dn).await;
+        observe(Operation::Delete, t);
         self.check(res, Operation::Delete, dn, &[])?;
         debug!("deleted");
         Ok(())
@@ -360,7 +368,9 @@ impl Directory {
             ATTR.as_bytes().to_vec(),
             HashSet::from([unicode_pwd(password)]),
         )];
+        let t = Instant::now();
         let res = self.ldap.with_timeout(self.timeout).modify(dn, mods).await;
+        observe(Operation::Modify, t);
         self.check(res, Operation::SetPassword, dn, &[ATTR])?;
         debug!("password set");
         Ok(())
@@ -538,6 +548,22 @@ impl Directory {
         filter: &str,
         attrs: &[&str],
     ) -> Result<Vec<DirEntry>, DirectoryError> {
+        let t = Instant::now();
+        let res = self
+            .search_untimed(operation, base, scope, filter, attrs)
+            .await;
+        observe(operation, t);
+        res
+    }
+
+    async fn search_untimed(
+        &mut self,
+        operation: Operation,
+        base: &str,
+        scope: SearchScope,
+        filter: &str,
+        attrs: &[&str],
+    ) -> Result<Vec<DirEntry>, DirectoryError> {
         if ldap3::parse_filter(filter).is_err() {
             return Err(DirectoryError::InvalidFilter {
                 base: base.to_owned(),
@@ -589,10 +615,14 @@ impl Directory {
         } else {
             Mod::Delete(attr, values)
         };
-        self.ldap
+        let t = Instant::now();
+        let res = self
+            .ldap
             .with_timeout(self.timeout)
             .modify(group_dn, vec![change])
-            .await
+            .await;
+        observe(Operation::Modify, t);
+        res
     }
 
     async fn update_uac(
@@ -632,7 +662,9 @@ impl Directory {
             ATTR.as_bytes().to_vec(),
             HashSet::from([new.to_string().into_bytes()]),
         )];
+        let t = Instant::now();
         let res = self.ldap.with_timeout(self.timeout).modify(dn, mods).await;
+        observe(Operation::Modify, t);
         self.check(res, operation, dn, &[ATTR])?;
         debug!(old, new, "userAccountControl changed");
         Ok(new)
@@ -739,4 +771,9 @@ fn add_attrs<A: AsRef<str>, V: AsRef<str>>(
             (a.as_ref().as_bytes().to_vec(), set.collect())
         })
         .collect()
+}
+
+/// Records an LDAP operation's latency for `/metrics` ([`crate::telemetry`]).
+fn observe(operation: Operation, started: Instant) {
+    crate::telemetry::observe_ldap_operation(operation.metric_label(), started.elapsed());
 }

@@ -27,6 +27,27 @@ pub enum Operation {
     Unbind,
 }
 
+impl Operation {
+    /// The operation as the LDAP protocol names it, for metrics labels.
+    pub fn metric_label(self) -> &'static str {
+        match self {
+            Operation::Connect | Operation::Bind => "bind",
+            Operation::Search => "search",
+            Operation::Read => "read",
+            Operation::Add | Operation::EnsureOu => "add",
+            Operation::Modify
+            | Operation::SetPassword
+            | Operation::Enable
+            | Operation::Disable
+            | Operation::AddMember
+            | Operation::RemoveMember => "modify",
+            Operation::Rename => "rename",
+            Operation::Delete => "delete",
+            Operation::Unbind => "unbind",
+        }
+    }
+}
+
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -8,8 +8,8 @@
 //! processing time, run duration by trigger, and LDAP operation latency by operation
 //! ([`observe_ldap_operation`]).
 
+use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
-use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
@@ -21,35 +21,12 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::sync::{Engine, RunReport};
 
-/// One label, `name="value"`.
-type Label = [(&'static str, String); 1];
-
-/// A family of histograms made with one fixed set of buckets.
-type Histograms = Family<Label, Histogram, fn() -> Histogram>;
+pub use crate::telemetry::observe_ldap_operation;
+use crate::telemetry::{Histograms, Label};
 
 /// Buckets for whole runs and events: 50 ms to about 27 minutes.
 fn slow_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.05, 2.0, 16))
-}
-
-/// Buckets for single LDAP operations: 1 ms to about 33 s.
-fn fast_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.001, 2.0, 16))
-}
-
-/// LDAP operation latency by operation, shared by every service in the process (the directory
-/// code has no handle on a service): see [`observe_ldap_operation`].
-static LDAP_OPERATIONS: LazyLock<Histograms> =
-    LazyLock::new(|| Family::new_with_constructor(fast_histogram as fn() -> Histogram));
-
-/// Records how long one LDAP operation took (`operation`: `bind`, `search`, `add`, `modify`,
-/// `modrdn`, `delete`, … — a small fixed set, it becomes a label). Cheap and lock-free once the
-/// label exists; callable from any task, with or without a running service. Shows as
-/// `hrsync_ldap_operation_duration_seconds{operation="…"}` on `/metrics`.
-pub fn observe_ldap_operation(operation: &str, elapsed: Duration) {
-    LDAP_OPERATIONS
-        .get_or_create(&[("operation", operation.to_string())])
-        .observe(elapsed.as_secs_f64());
 }
 
 /// The kinds of change counted by `hrsync_changes_total`.
@@ -187,7 +164,7 @@ impl Metrics {
             "hrsync_ldap_operation_duration",
             "LDAP operation latency by operation",
             Unit::Seconds,
-            LDAP_OPERATIONS.clone(),
+            crate::telemetry::ldap_operations(),
         );
         r.register(
             "hrsync_quarantine_size",
