@@ -2,6 +2,14 @@
 //! fields — method, URL, headers, query, a JSON, form or XML body — with no auth, a bearer token,
 //! basic auth, or a connector's credentials. Egress is checked against an allow-list like a
 //! plugin's: `[outbound].allowed_hosts`, or the connector's when its credentials are used.
+//!
+//! Values are data, never structure (see [`crate::templates`]): in the URL each value is
+//! percent-encoded (and a `.`/`..` segment refused); a JSON body written as a TOML table is
+//! serialized by hrsync (each string a template rendered as text, numbers, booleans, tables and
+//! lists kept as they are); a JSON body written as a template string gets each value as a JSON
+//! value (`{"name": {{ person.full_name }}}`, no quotes around it); an XML body gets each value
+//! XML-escaped. A rendered body that is not valid JSON or XML is refused before it is sent, naming
+//! the webhook and the field.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,7 +19,7 @@ use serde::Deserialize;
 use crate::config::SecretRef;
 use crate::egress::AllowedHosts;
 use crate::secret::Secret;
-use crate::templates::{Context, TemplateError, Templates};
+use crate::templates::{Context, Escape, TemplateError, Templates};
 
 /// `[webhooks.NAME]` as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -80,6 +88,13 @@ pub enum OutboundError {
     Denied { name: String, message: String },
     #[error("webhook `{name}`: {message}")]
     Invalid { name: String, message: String },
+    /// The rendered URL or body is not what its format requires; nothing was sent.
+    #[error("webhook `{name}`: `{field}` {message}; nothing was sent")]
+    Malformed {
+        name: String,
+        field: String,
+        message: String,
+    },
     #[error("webhook `{name}`: the request failed: {message}")]
     Transport { name: String, message: String },
     #[error("webhook `{name}`: cannot read a secret: {message}")]
@@ -122,17 +137,25 @@ pub async fn call(
     connectors: &impl ConnectorCredentials,
 ) -> Result<(SentRequest, Answer), OutboundError> {
     let t = Templates::new();
-    let render = |what: &str, s: &str| {
-        t.render(s, ctx).map_err(|source| OutboundError::Template {
-            name: name.to_string(),
-            source: source.at(what),
-        })
+    let render_as = |what: &str, s: &str, escape: Escape| {
+        t.render_as(s, ctx, escape)
+            .map_err(|source| OutboundError::Template {
+                name: name.to_string(),
+                source: source.at(what),
+            })
     };
-    let mut url =
-        url::Url::parse(&render("url", &cfg.url)?).map_err(|e| OutboundError::Invalid {
-            name: name.into(),
-            message: format!("the url is not a URL: {e}"),
-        })?;
+    let render = |what: &str, s: &str| render_as(what, s, Escape::None);
+    let malformed = |field: &str, message: String| OutboundError::Malformed {
+        name: name.to_string(),
+        field: field.to_string(),
+        message,
+    };
+    let rendered_url = render_as("url", &cfg.url, Escape::Url)?;
+    crate::templates::check_path(&rendered_url).map_err(|m| malformed("url", m))?;
+    let mut url = url::Url::parse(&rendered_url).map_err(|e| OutboundError::Invalid {
+        name: name.into(),
+        message: format!("the url is not a URL: {e}"),
+    })?;
     for (k, v) in &cfg.query {
         let v = render(&format!("query.{k}"), v)?;
         url.query_pairs_mut().append_pair(k, &v);
@@ -144,28 +167,19 @@ pub async fn call(
     let (body, content_type) = match (&cfg.body, cfg.format) {
         (None, _) => (String::new(), None),
         (Some(toml::Value::String(s)), BodyFormat::Json) => {
-            (render("body", s)?, Some("application/json"))
+            let body = render_as("body", s, Escape::Json)?;
+            crate::templates::check_json(&body).map_err(|m| malformed("body", json_hint(s, m)))?;
+            (body, Some("application/json"))
         }
         (Some(toml::Value::String(s)), BodyFormat::Xml) => {
-            (render("body", s)?, Some("application/xml"))
+            let body = render_as("body", s, Escape::Xml)?;
+            crate::templates::check_xml(&body).map_err(|m| malformed("body", m))?;
+            (body, Some("application/xml"))
         }
-        (Some(toml::Value::Table(fields)), BodyFormat::Json) => {
-            let mut obj = serde_json::Map::new();
-            for (k, v) in fields {
-                let text = v
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string());
-                obj.insert(
-                    k.clone(),
-                    serde_json::Value::String(render(&format!("body.{k}"), &text)?),
-                );
-            }
-            (
-                serde_json::Value::Object(obj).to_string(),
-                Some("application/json"),
-            )
-        }
+        (Some(table @ toml::Value::Table(_)), BodyFormat::Json) => (
+            json_value("body", table, &render)?.to_string(),
+            Some("application/json"),
+        ),
         (Some(toml::Value::Table(fields)), BodyFormat::Form) => {
             let mut form = url::form_urlencoded::Serializer::new(String::new());
             for (k, v) in fields {
@@ -300,3 +314,47 @@ pub async fn call(
         },
     ))
 }
+
+/// A JSON body written as a TOML table: strings are templates rendered as text (each becomes a
+/// JSON string), everything else keeps its type; tables and lists nest.
+pub(crate) fn json_value<E>(
+    key: &str,
+    value: &toml::Value,
+    render: &impl Fn(&str, &str) -> Result<String, E>,
+) -> Result<serde_json::Value, E> {
+    use serde_json::Value as J;
+    Ok(match value {
+        toml::Value::String(s) => J::String(render(key, s)?),
+        toml::Value::Integer(n) => J::from(*n),
+        toml::Value::Float(f) => J::from(*f),
+        toml::Value::Boolean(b) => J::Bool(*b),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Array(items) => J::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| json_value(&format!("{key}[{i}]"), v, render))
+                .collect::<Result<_, _>>()?,
+        ),
+        toml::Value::Table(fields) => J::Object(
+            fields
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), json_value(&format!("{key}.{k}"), v, render)?)))
+                .collect::<Result<_, E>>()?,
+        ),
+    })
+}
+
+/// The JSON error, with a hint when the template quotes its values itself.
+fn json_hint(template: &str, message: String) -> String {
+    if template.contains("\"{{") {
+        format!(
+            "{message}: values are written as JSON values with their own quotes; write {{{{ person.x }}}}, not \"{{{{ person.x }}}}\" (or use a TOML table body)"
+        )
+    } else {
+        message
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -28,6 +28,37 @@ pub(crate) fn register(env: &mut Environment<'_>) {
     env.add_filter("last_word", last_word);
     env.add_filter("date", date);
     env.add_filter("dn", dn);
+    env.add_filter("urlencode", urlencode);
+    env.add_filter("tojson", tojson);
+    env.add_filter("xml", xml);
+}
+
+/// `urlencode`: percent-encodes a value as one URL component (everything but `A-Z a-z 0-9 - . _ ~`).
+fn urlencode(value: Value) -> Value {
+    Value::from_safe_string(
+        text(&value)
+            .map(|s| crate::templates::url_component(&s).into_owned())
+            .unwrap_or_default(),
+    )
+}
+
+/// `tojson`: the value as a JSON value (a string with its quotes; missing is `null`).
+fn tojson(value: Value) -> Result<Value, Error> {
+    if value.is_undefined() {
+        return Ok(Value::from_safe_string("null".to_string()));
+    }
+    serde_json::to_string(&value)
+        .map(Value::from_safe_string)
+        .map_err(|e| invalid(format!("tojson: {e}")))
+}
+
+/// `xml`: the value's text with `& < > " '` as XML entities.
+fn xml(value: Value) -> Value {
+    Value::from_safe_string(
+        text(&value)
+            .map(|s| crate::templates::xml_text(&s).into_owned())
+            .unwrap_or_default(),
+    )
 }
 
 /// `dn`: RFC 4514-escapes a value for use inside a DN template (`OU={{ department|dn }},…`).
@@ -299,6 +330,18 @@ mod tests {
         assert_eq!(join(&words, Some(",".into())).expect("ok"), "a,b");
         assert_eq!(join(&split(&Value::UNDEFINED, None), None).expect("ok"), "");
         assert_eq!(join(&Value::UNDEFINED, Some(",".into())).expect("ok"), "");
+    }
+
+    #[test]
+    fn escaping_filters() {
+        assert_eq!(urlencode(v("../a?b")).as_str(), Some("..%2Fa%3Fb"));
+        assert_eq!(tojson(v("a\"b")).unwrap().as_str(), Some("\"a\\\"b\""));
+        assert_eq!(tojson(Value::UNDEFINED).unwrap().as_str(), Some("null"));
+        assert_eq!(
+            xml(v("<a & 'b'>")).as_str(),
+            Some("&lt;a &amp; &apos;b&apos;&gt;")
+        );
+        assert!(urlencode(v("x")).is_safe());
     }
 
     #[test]

@@ -93,6 +93,16 @@
 //! | `split(sep)`      | a list of the parts between `sep` (between runs of spaces without `sep`) |
 //! | `join(sep)`       | the items of a list joined by `sep`; missing items skipped |
 //! | `date(format)`    | formats a `YYYY-MM-DD` date (or ISO date-time) with [strftime](https://docs.rs/chrono/latest/chrono/format/strftime/index.html) codes: `{{ start_date|date('%d/%m/%Y') }}` → `07/03/2024`; the default format is `%Y-%m-%d` |
+//! | `dn`              | RFC 4514-escapes a value for a DN template: `OU={{ department|dn }},…` |
+//! | `urlencode`       | percent-encodes a value as one URL component: "R&D / Ops" → `R%26D%20%2F%20Ops` |
+//! | `tojson`          | the value as JSON (a string with its quotes, a list, a number; missing → `null`) |
+//! | `xml`             | XML-escapes `& < > " '` |
+//!
+//! Attribute values are data in LDAP (no escaping needed); only DN templates need `dn`. Templates
+//! that build requests (outbound webhooks, connector endpoints) escape every value for where it
+//! lands without a filter (see `crate::templates`); these filters are for the places where a
+//! value is deliberately built into such a text here, e.g. `wWWHomePage =
+//! "https://wiki.example/people/{{ full_name|urlencode }}"`.
 //!
 //! Typical compositions: `{{ first_name|ascii|lower|samsafe }}`,
 //! `{{ (first_name|first_word ~ ' ' ~ last_name)|trim }}`,
