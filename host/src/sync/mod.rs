@@ -2,6 +2,7 @@
 //! (which stops before applying) and `sync`.
 
 pub mod apply;
+pub mod order;
 pub mod plan;
 pub mod progress;
 pub mod report;
@@ -850,12 +851,20 @@ impl Engine {
         let budget = rules.max_detail_fetches.unwrap_or(usize::MAX);
         let must = listed.wanted.len() - listed.refresh_while_budget();
         let bar = progress.bar("details", Some(listed.wanted.len().min(budget) as u64));
-        let mut done = 0usize;
+        let mut queue = order::Queue::new(&listed.wanted, must);
         let mut stop: Option<String> = None;
         // Details fetched this run, for the follow-up below.
         let mut fresh: HashMap<String, crate::mapping::Person> = HashMap::new();
-        while done < listed.wanted.len() && run.fetched < budget {
+        let has_account = |id: &str| match self.store.account(id) {
+            Ok(found) => found.is_some(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the stored account; not waiting for a manager");
+                true
+            }
+        };
+        while !queue.is_empty() && run.fetched < budget {
             let mut take = DETAIL_BATCH.min(budget - run.fetched);
+            let (done, must) = (queue.taken(), queue.must());
             if done >= must {
                 // Refreshing details younger than the maximum age: only while the window has
                 // budget left (always, without an HR rate limit).
@@ -870,15 +879,14 @@ impl Engine {
             } else {
                 take = take.min(must - done);
             }
-            let ids = &listed.wanted[done..(done + take).min(listed.wanted.len())];
-            done += ids.len();
+            let ids = queue.take(take);
             let details =
-                source::fetch_details(&self.connector, &self.store, &self.keep, &listed, ids)
+                source::fetch_details(&self.connector, &self.store, &self.keep, &listed, &ids)
                     .await?;
             if let Some(left) = self.connector.request_budget() {
                 bar.note(format!(
                     "{left} request(s) left in the rate window, {} must-have detail(s) to go",
-                    must.saturating_sub(done)
+                    queue.must().saturating_sub(queue.taken())
                 ));
             }
             bar.inc(ids.len() as u64);
@@ -886,11 +894,13 @@ impl Engine {
             for p in &details.people {
                 fresh.insert(p.id.clone(), p.clone());
             }
+            // Managers before their reports: a new person whose manager comes later waits.
+            let ready = queue.sort_batch(details.people, &has_account);
             let plan = self
                 .plan_for(
-                    &details.people,
+                    &ready,
                     &details.rejected,
-                    Some(&details.people),
+                    Some(&ready),
                     Some("enrichment: a batch of details"),
                     &[],
                     &termination_dates,
@@ -904,6 +914,27 @@ impl Engine {
                 break;
             }
         }
+        // People held for a manager: a level of the tree at a time, then whoever is left.
+        while queue.has_held() {
+            let mut ready = queue.sort_batch(Vec::new(), &has_account);
+            if ready.is_empty() {
+                ready = queue.release_all();
+            }
+            let plan = self
+                .plan_for(
+                    &ready,
+                    &[],
+                    Some(&ready),
+                    Some("enrichment: people held for their manager"),
+                    &[],
+                    &termination_dates,
+                    today,
+                    &run.plan.creates(),
+                )
+                .await?;
+            self.settle(plan, opts, &mut run, progress).await?;
+        }
+        let (done, must) = (queue.taken(), queue.must());
         bar.finish(&format!("fetched {} details", run.fetched));
 
         // 3. Reports planned before their manager's account was created in a later batch get
