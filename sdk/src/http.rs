@@ -256,14 +256,22 @@ fn decode_json<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, Error>
 }
 
 impl From<HttpError> for Error {
+    /// The host's answer, passed on as it is: the host tells a refused credential
+    /// ([`HttpError::Auth`]) from a denied or failed request by its variant.
     fn from(e: HttpError) -> Self {
-        Error::Http(match e {
-            HttpError::Denied(m) => format!("denied: {m}"),
-            HttpError::Timeout(ms) => format!("no answer within {ms} ms"),
-            HttpError::Transport(m) => format!("connection failed: {m}"),
-            HttpError::Auth(m) => format!("no credentials: {m}"),
-            HttpError::InvalidRequest(m) => format!("invalid request: {m}"),
-        })
+        Error::Http(e)
+    }
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpError::Denied(m) => write!(f, "denied: {m}"),
+            HttpError::Timeout(ms) => write!(f, "no answer within {ms} ms"),
+            HttpError::Transport(m) => write!(f, "connection failed: {m}"),
+            HttpError::Auth(m) => write!(f, "no credentials: {m}"),
+            HttpError::InvalidRequest(m) => write!(f, "invalid request: {m}"),
+        }
     }
 }
 
