@@ -44,6 +44,12 @@ pub fn check(config: &Config) -> Vec<ConfigError> {
             ),
         );
     }
+    if config.sync.removed_termination_dates_action.is_some() {
+        invalid(
+            "sync.termination_dates_action",
+            crate::sync::rules::TERMINATION_DATES_ACTION_REMOVED.to_string(),
+        );
+    }
     if let Err(e) = config.connector(&config.sync.connector) {
         invalid("sync.connector", sync_connector(config, &e));
     }

@@ -9,6 +9,7 @@ fn person(fields: &[(&str, FieldValue)]) -> Person {
         id: "emp-42".into(),
         status: Lifecycle::Active,
         source_status: "employed".into(),
+        facts: Default::default(),
         fields: fields
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
@@ -16,6 +17,7 @@ fn person(fields: &[(&str, FieldValue)]) -> Person {
         raw: None,
         complete: true,
     }
+    .lift_facts()
 }
 
 fn text(s: &str) -> FieldValue {
