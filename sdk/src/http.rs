@@ -263,18 +263,6 @@ impl From<HttpError> for Error {
     }
 }
 
-impl std::fmt::Display for HttpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HttpError::Denied(m) => write!(f, "denied: {m}"),
-            HttpError::Timeout(ms) => write!(f, "no answer within {ms} ms"),
-            HttpError::Transport(m) => write!(f, "connection failed: {m}"),
-            HttpError::Auth(m) => write!(f, "no credentials: {m}"),
-            HttpError::InvalidRequest(m) => write!(f, "invalid request: {m}"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -729,7 +729,7 @@ fn person_accessors_and_serde() {
     assert_eq!(p.text("first_name"), Some("Ann"));
     assert_eq!(p.text("start_date"), Some("2024-01-02"));
     assert_eq!(p.text("grade"), None);
-    assert_eq!(p.field("grade"), Some(&FieldValue::Integer(3)));
+    assert_eq!(p.field("grade"), Some(FieldValue::Integer(3)));
     assert_eq!(p.field("nope"), None);
     let json = serde_json::to_value(&p).expect("serialize");
     assert_eq!(json["status"], "active");

@@ -1223,7 +1223,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::mapping::{AttributeRule, MappingConfig};
+    use crate::mapping::{AttributeRule, FieldValue, MappingConfig};
     use crate::sync::rules::MatchRule;
 
     const OU: &str = "OU=Staff,DC=corp,DC=example";
