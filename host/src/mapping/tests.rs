@@ -250,11 +250,11 @@ fn condition_failure_names_attribute_and_person() {
     let m = mapper(&[(
         "x",
         AttributeRule {
-            when: Some("start_date|date('%Y') == '2024'".into()),
+            when: Some("probation_end|date('%Y') == '2024'".into()),
             ..AttributeRule::template("y")
         },
     )]);
-    let p = person(&[("start_date", text("soon"))]);
+    let p = person(&[("probation_end", text("soon"))]);
     match m.map(&p, None) {
         Err(MappingError::Condition {
             person_id,
@@ -264,7 +264,7 @@ fn condition_failure_names_attribute_and_person() {
         }) => {
             assert_eq!(person_id, "emp-42");
             assert_eq!(attribute, "x");
-            assert_eq!(condition, "start_date|date('%Y') == '2024'");
+            assert_eq!(condition, "probation_end|date('%Y') == '2024'");
             assert!(message.contains("soon"), "{message}");
         }
         other => panic!("expected condition error, got {other:?}"),
@@ -401,15 +401,15 @@ fn string_filters_in_templates() {
 fn render_error_names_person_attribute_and_template() {
     let m = mapper(&[(
         "accountExpires",
-        AttributeRule::template("{{ end_date|date('%Y') }}"),
+        AttributeRule::template("{{ contract_end|date('%Y') }}"),
     )]);
-    let p = person(&[("end_date", text("31/12/2024"))]);
+    let p = person(&[("contract_end", text("31/12/2024"))]);
     match m.map(&p, None) {
         Err(e @ MappingError::Render { .. }) => {
             let shown = e.to_string();
             assert!(shown.contains("accountExpires"), "{shown}");
             assert!(shown.contains("emp-42"), "{shown}");
-            assert!(shown.contains("{{ end_date|date('%Y') }}"), "{shown}");
+            assert!(shown.contains("{{ contract_end|date('%Y') }}"), "{shown}");
             assert!(shown.contains("31/12/2024"), "{shown}");
         }
         other => panic!("expected render error, got {other:?}"),

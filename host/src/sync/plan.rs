@@ -1833,4 +1833,91 @@ mod tests {
         );
         assert!(p.quarantined.is_empty(), "{:?}", p.quarantined);
     }
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn the_stage_comes_from_the_status_and_the_dates_alone() {
+        let today = d("2026-03-10");
+        let s = |status: Lifecycle, start: Option<&str>, end: Option<&str>| {
+            stage(&status, start.map(d), end.map(d), today, 7)
+        };
+        // Unknown decides nothing, whatever the dates; terminated has left, whatever the dates.
+        assert_eq!(s(Lifecycle::Unknown, None, Some("2026-01-01")), Stage::Undecided);
+        assert_eq!(s(Lifecycle::Terminated, Some("2027-01-01"), None), Stage::Left);
+        // An end date on or before today has left; after today, not yet.
+        assert_eq!(s(Lifecycle::Leaving, None, Some("2026-03-10")), Stage::Left);
+        assert_eq!(s(Lifecycle::Active, None, Some("2026-03-09")), Stage::Left);
+        assert_eq!(s(Lifecycle::Leaving, None, Some("2026-03-11")), Stage::Due);
+        // A future start is a pre-hire whatever the status (a system without a pre-hire status).
+        assert_eq!(s(Lifecycle::Active, Some("2026-03-17"), None), Stage::PreHire);
+        assert_eq!(s(Lifecycle::Active, Some("2026-03-18"), None), Stage::NotYet);
+        assert_eq!(s(Lifecycle::PreHire, Some("2026-03-10"), None), Stage::Due);
+        assert_eq!(s(Lifecycle::PreHire, Some("2026-03-01"), None), Stage::Due);
+        assert_eq!(s(Lifecycle::PreHire, None, None), Stage::PreHire);
+        assert_eq!(s(Lifecycle::Active, None, None), Stage::Due);
+        // A pre-hire whose end date came before the start (an offer withdrawn) has left.
+        assert_eq!(
+            s(Lifecycle::PreHire, Some("2026-04-01"), Some("2026-03-01")),
+            Stage::Left
+        );
+    }
+
+    #[test]
+    fn today_turns_over_at_midnight_in_the_configured_time_zone() {
+        use chrono::TimeZone;
+        let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        let end = Some(d("2026-03-10"));
+        // 22:30 UTC on the 9th is 23:30 in Berlin (UTC+1 in March): still the 9th.
+        let before = chrono::Utc.with_ymd_and_hms(2026, 3, 9, 22, 30, 0).unwrap();
+        // 23:30 UTC is 00:30 on the 10th in Berlin, but still the 9th in UTC.
+        let after = chrono::Utc.with_ymd_and_hms(2026, 3, 9, 23, 30, 0).unwrap();
+        assert_eq!(today_in(berlin, before), d("2026-03-09"));
+        assert_eq!(today_in(berlin, after), d("2026-03-10"));
+        assert_eq!(today_in(chrono_tz::UTC, after), d("2026-03-09"));
+        let stage_at = |tz, now| stage(&Lifecycle::Leaving, None, end, today_in(tz, now), 7);
+        assert_eq!(stage_at(berlin, before), Stage::Due);
+        assert_eq!(stage_at(berlin, after), Stage::Left);
+        assert_eq!(stage_at(chrono_tz::UTC, after), Stage::Due);
+        // The same for a start date west of UTC: 02:00 UTC on the 10th is the 9th in New York.
+        let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        let early = chrono::Utc.with_ymd_and_hms(2026, 3, 10, 2, 0, 0).unwrap();
+        let start = Some(d("2026-03-10"));
+        assert_eq!(
+            stage(&Lifecycle::Active, start, None, today_in(ny, early), 0),
+            Stage::NotYet
+        );
+        assert_eq!(
+            stage(&Lifecycle::Active, start, None, today_in(chrono_tz::UTC, early), 0),
+            Stage::Due
+        );
+    }
+
+    #[test]
+    fn an_end_date_fact_makes_a_leaver_in_the_plan() {
+        let f = fixture(SyncRules::default());
+        let mut p = person("e1", Lifecycle::Leaving, &[]);
+        p.facts.end_date = Some("2026-01-01".into());
+        let enabled = account(
+            "CN=Ada Lovelace,OU=Staff,DC=corp,DC=example",
+            &[("employeeNumber", "e1"), ("userAccountControl", "512")],
+        );
+        let before = run(&f, &[p.clone()], vec![enabled.clone()], "2025-12-31", &[]);
+        assert!(!before.people[0].leaver, "{:?}", before.people[0]);
+        let on = run(&f, &[p], vec![enabled], "2026-01-01", &[]);
+        assert!(on.people[0].leaver, "{:?}", on.people[0]);
+    }
+
+    #[test]
+    fn old_field_names_still_reach_the_facts() {
+        let p = person("e1", Lifecycle::Active, &[("manager_employment_id", "b1")]);
+        assert_eq!(p.facts.manager_id.as_deref(), Some("b1"));
+        assert_eq!(p.facts.display_name.as_deref(), Some("Ada Lovelace"));
+        assert_eq!(p.text("full_name"), Some("Ada Lovelace"));
+        assert_eq!(p.text("display_name"), Some("Ada Lovelace"));
+        assert_eq!(p.text("manager_employment_id"), Some("b1"));
+        assert_eq!(p.text("manager_id"), Some("b1"));
+    }
 }
