@@ -166,14 +166,17 @@ async fn a_plugin_may_not_set_the_api_key_s_header() {
 async fn a_url_with_userinfo_is_refused_for_any_host() {
     let rt = runtime();
     for url in [
-        "https://user:pass@evil.example/",
-        "https://hr.example@evil.example/x",
-        "https://token@hr.example/v1/people",
+        "https://alice:hunter2@evil.example/",
+        "https://hunter2@hr.example/v1/people",
+        "https://hr.example:hunter2@evil.example/x",
     ] {
         let plugin = hostile(&rt, "https://hr.example", basic(), &[("userinfo_url", url)]);
         let m = refusal(&plugin, "userinfo").await;
         assert!(m.contains("user name or password"), "{url}: {m}");
-        assert!(!m.contains('@'), "the refusal repeats the userinfo: {m}");
+        assert!(
+            !m.contains("hunter2"),
+            "the refusal repeats the userinfo: {m}"
+        );
     }
 }
 

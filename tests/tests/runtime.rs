@@ -202,7 +202,7 @@ fn limits_component_with_adapters(extra: &str, adapters: usize) -> Vec<u8> {
         .replace(";; IMPORTS", &imports);
     let mut module = wat::parse_str(&wat).unwrap();
     let mut resolve = wit_parser::Resolve::default();
-    let (package, _) = resolve.push_dir(workspace_root().join("wit")).unwrap();
+    let (package, _) = resolve.push_dir(workspace_root().join("wit/v0.2")).unwrap();
     let world = resolve.select_world(&[package], Some("plugin")).unwrap();
     wit_component::embed_component_metadata(
         &mut module,
@@ -580,17 +580,17 @@ async fn the_scaffolded_connector_runs_in_the_host() {
         .unwrap();
     let d = plugin.describe().await.unwrap();
     assert_eq!(d.name, "scaffolded");
-    assert!(d.fields.iter().any(|f| f.name == "start_date"));
+    assert!(d.fields.iter().any(|f| f.name == "department"));
+    assert!(
+        d.listing
+            .facts
+            .contains(&hrsync::runtime::wit::Fact::StartDate)
+    );
     let page = plugin.list(None).await.unwrap().unwrap();
     let ids: Vec<&str> = page.people.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["1", "p-2"]);
     assert_eq!(page.next_cursor, None);
-    let start = page.people[0]
-        .fields
-        .iter()
-        .find(|f| f.name == "start_date")
-        .map(|f| f.value.clone());
-    assert_eq!(start, Some(FieldValue::Date("2026-03-01".into())));
+    assert_eq!(page.people[0].start_date.as_deref(), Some("2026-03-01"));
     let p = plugin.get("p-2").await.unwrap().unwrap();
     assert!(p.complete);
     assert_eq!(p.status, hrsync::runtime::wit::Lifecycle::PreHire);

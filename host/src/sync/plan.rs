@@ -1845,15 +1845,27 @@ mod tests {
             stage(&status, start.map(d), end.map(d), today, 7)
         };
         // Unknown decides nothing, whatever the dates; terminated has left, whatever the dates.
-        assert_eq!(s(Lifecycle::Unknown, None, Some("2026-01-01")), Stage::Undecided);
-        assert_eq!(s(Lifecycle::Terminated, Some("2027-01-01"), None), Stage::Left);
+        assert_eq!(
+            s(Lifecycle::Unknown, None, Some("2026-01-01")),
+            Stage::Undecided
+        );
+        assert_eq!(
+            s(Lifecycle::Terminated, Some("2027-01-01"), None),
+            Stage::Left
+        );
         // An end date on or before today has left; after today, not yet.
         assert_eq!(s(Lifecycle::Leaving, None, Some("2026-03-10")), Stage::Left);
         assert_eq!(s(Lifecycle::Active, None, Some("2026-03-09")), Stage::Left);
         assert_eq!(s(Lifecycle::Leaving, None, Some("2026-03-11")), Stage::Due);
         // A future start is a pre-hire whatever the status (a system without a pre-hire status).
-        assert_eq!(s(Lifecycle::Active, Some("2026-03-17"), None), Stage::PreHire);
-        assert_eq!(s(Lifecycle::Active, Some("2026-03-18"), None), Stage::NotYet);
+        assert_eq!(
+            s(Lifecycle::Active, Some("2026-03-17"), None),
+            Stage::PreHire
+        );
+        assert_eq!(
+            s(Lifecycle::Active, Some("2026-03-18"), None),
+            Stage::NotYet
+        );
         assert_eq!(s(Lifecycle::PreHire, Some("2026-03-10"), None), Stage::Due);
         assert_eq!(s(Lifecycle::PreHire, Some("2026-03-01"), None), Stage::Due);
         assert_eq!(s(Lifecycle::PreHire, None, None), Stage::PreHire);
@@ -1890,7 +1902,13 @@ mod tests {
             Stage::NotYet
         );
         assert_eq!(
-            stage(&Lifecycle::Active, start, None, today_in(chrono_tz::UTC, early), 0),
+            stage(
+                &Lifecycle::Active,
+                start,
+                None,
+                today_in(chrono_tz::UTC, early),
+                0
+            ),
             Stage::Due
         );
     }
