@@ -197,10 +197,10 @@
 //! | [`AuthScheme`] | configuration (`[connectors.NAME] auth = …`) |
 //! | --- | --- |
 //! | `Bearer` | `{ kind = "bearer", token = { env = "…" } }` (also `kind = "api-token"`) |
-//! | `OauthClientCredentials` | `{ kind = "client_credentials", token_url, client_id, client_secret = { … } }` |
-//! | `OauthRefreshToken` | `{ kind = "refresh_token", token_url, client_id, client_secret = { … }, refresh_token_file }` |
-//! | `Basic(BasicAuth { secret_as, other })` | `{ kind = "basic", secret = { env = "…" } }`, plus `username = "…"` or `password = { … }` for the other part when `other` is `None` |
-//! | `ApiKey(KeyPlacement::Header(name))` / `ApiKey(KeyPlacement::Query(name))` | `{ kind = "api_key", secret = { file = "…" } }` |
+//! | `OauthClientCredentials` | `{ kind = "client-credentials", token_url, client_id, client_secret = { … } }` |
+//! | `OauthRefreshToken` | `{ kind = "refresh-token", token_url, client_id, client_secret = { … }, refresh_token_file }` |
+//! | `Basic(BasicAuth { secret_as, other })` | `{ kind = "basic", secret = { env = "…" } }`, plus `username = "…"` (the secret is then the password) when `other` is `None` |
+//! | `ApiKey(KeyPlacement::Header(name))` / `ApiKey(KeyPlacement::Query(name))` | `{ kind = "api-key", secret = { file = "…" } }` (also `api_key`) |
 //!
 //! A configuration whose kind the plugin did not declare is refused when the connector loads,
 //! naming both. The host attaches the credential only to requests for `base_url`'s origin. A
