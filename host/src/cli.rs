@@ -577,9 +577,7 @@ async fn connector_test(connector: &Connector) -> Result<(), Failure> {
     );
     for f in &d.fields {
         let value = match sample.field(&f.name) {
-            Some(crate::mapping::FieldValue::Text(s) | crate::mapping::FieldValue::Date(s)) => {
-                s.clone()
-            }
+            Some(crate::mapping::FieldValue::Text(s) | crate::mapping::FieldValue::Date(s)) => s,
             Some(crate::mapping::FieldValue::Null) | None => "(empty)".to_string(),
             Some(other) => format!("{other:?}"),
         };

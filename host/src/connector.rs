@@ -1,13 +1,21 @@
 //! A configured connector: its plugin, loaded in the runtime, with its HTTP backend (egress,
 //! credentials, rate governor), and conversions from the WIT records to the engine's types.
+//!
+//! Loading asks the plugin to describe itself: the authentication schemes it declares complete
+//! (or refuse) the configured credentials, and what its list records hold decides how list
+//! records and details merge. Until then the plugin's HTTP is refused (`describe` must not send
+//! requests).
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
 
-use crate::auth::TokenSource;
+use crate::auth::{self, Declared, TokenSource};
 use crate::config::ConnectorSettings;
 use crate::http::{ConnectorHttp, HttpSettings, HttpStats, RateGovernor, RetryPolicy};
-use crate::mapping::{FieldValue, Lifecycle, Person};
-use crate::runtime::{Limits, Plugin, PluginContext, PluginError, Runtime, wit};
+use crate::mapping::{Fact, Facts, FieldValue, Lifecycle, Person};
+use crate::runtime::{
+    BoxFuture, HttpBackend, Limits, Plugin, PluginContext, PluginError, Runtime, wit,
+};
 
 /// Why a connector call failed.
 #[derive(Debug, thiserror::Error)]
@@ -26,9 +34,53 @@ pub enum ConnectorError {
         /// Credentials were refused: the run cannot go on.
         auth: bool,
     },
-    /// The HTTP client could not be built.
+    /// The HTTP client could not be built, or the plugin could not be described.
     #[error("connector `{connector}`: cannot build the HTTP client: {message}")]
     Setup { connector: String, message: String },
+    /// The configured credentials do not fit the schemes the plugin declares.
+    #[error("connector `{connector}`: {source}")]
+    Auth {
+        connector: String,
+        source: auth::SchemeError,
+    },
+}
+
+/// What a connector's list records hold (contract 0.2 `descriptor.listing`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// The facts a list record carries whenever the HR system has them.
+    pub facts: BTreeSet<Fact>,
+    /// Whether a list record's status is current.
+    pub has_status: bool,
+}
+
+impl Default for Listing {
+    /// Status in the list, no facts: what a 0.1 connector's list records were.
+    fn default() -> Self {
+        Listing {
+            facts: BTreeSet::new(),
+            has_status: true,
+        }
+    }
+}
+
+/// The plugin's HTTP until the connector is set up: refused, then the real backend.
+struct Deferred(Arc<OnceLock<ConnectorHttp>>);
+
+impl HttpBackend for Deferred {
+    fn send(
+        &self,
+        request: wit::HttpRequest,
+    ) -> BoxFuture<'_, Result<wit::HttpResponse, wit::HttpError>> {
+        match self.0.get() {
+            Some(http) => Box::pin(http.execute(request)),
+            None => Box::pin(async {
+                Err(wit::HttpError::InvalidRequest(
+                    "no request may be sent while the plugin describes itself".to_string(),
+                ))
+            }),
+        }
+    }
 }
 
 /// A record the connector could not read, with the reason (quarantined by the engine).
@@ -57,10 +109,12 @@ pub struct Connector {
     /// The connector's one token source: connector actions, outbound webhooks that borrow the
     /// connector's credentials and the plugin's own requests share it (and its governor).
     tokens: Arc<TokenSource>,
+    listing: Listing,
 }
 
 impl Connector {
-    /// Loads the plugin and wires its HTTP backend from the settings.
+    /// Loads the plugin, asks it to describe itself, checks the configured credentials against
+    /// the schemes it declares, and wires its HTTP backend from the settings.
     pub fn open(
         settings: &ConnectorSettings,
         runtime: &Runtime,
@@ -69,10 +123,33 @@ impl Connector {
             connector: settings.name.clone(),
             message,
         };
+        let slot: Arc<OnceLock<ConnectorHttp>> = Arc::new(OnceLock::new());
+        let context = PluginContext {
+            name: settings.name.clone(),
+            settings: settings.settings.clone(),
+            secrets: settings.secrets.clone(),
+            http: Arc::new(Deferred(slot.clone())),
+        };
+        let limits = Limits {
+            deadline: settings.deadline,
+            memory_bytes: settings.memory_bytes,
+        };
+        let plugin = runtime.load(&settings.plugin, context, limits)?;
+        let descriptor = describe_now(&plugin).map_err(|e| match e {
+            Described::Plugin(e) => ConnectorError::Plugin(e),
+            Described::Setup(m) => setup(m),
+        })?;
+        let declared: Vec<Declared> = descriptor.auth.iter().map(declared).collect();
+        let credentials =
+            auth::scheme::resolve(&settings.name, settings.credentials.clone(), &declared)
+                .map_err(|source| ConnectorError::Auth {
+                    connector: settings.name.clone(),
+                    source,
+                })?;
         let client = crate::http::client(settings.timeout).map_err(|e| setup(e.to_string()))?;
         let governor = Arc::new(RateGovernor::new(settings.rate_limit));
         let tokens = Arc::new(TokenSource::new(
-            settings.credentials.clone(),
+            credentials,
             client.clone(),
             governor.clone(),
         ));
@@ -89,24 +166,22 @@ impl Connector {
             governor.clone(),
         );
         let stats = http.stats();
-        let context = PluginContext {
-            name: settings.name.clone(),
-            settings: settings.settings.clone(),
-            secrets: settings.secrets.clone(),
-            http: Arc::new(http),
-        };
-        let limits = Limits {
-            deadline: settings.deadline,
-            memory_bytes: settings.memory_bytes,
-        };
-        let plugin = runtime.load(&settings.plugin, context, limits)?;
+        if slot.set(http).is_err() {
+            return Err(setup("the HTTP backend was set up twice".to_string()));
+        }
         Ok(Connector {
             name: settings.name.clone(),
             plugin,
             stats,
             governor,
             tokens,
+            listing: listing(&descriptor.listing),
         })
+    }
+
+    /// What the connector's list records hold.
+    pub fn listing(&self) -> &Listing {
+        &self.listing
     }
 
     /// The connector's name.
@@ -159,9 +234,17 @@ impl Connector {
             .list(cursor)
             .await?
             .map_err(|e| self.failed("list-people", e))?;
+        let mut people = Vec::with_capacity(page.people.len());
+        let mut refused: Vec<Rejected> = page.rejected.into_iter().map(rejected).collect();
+        for p in page.people {
+            match person(p) {
+                Ok(p) => people.push(p),
+                Err(r) => refused.push(r),
+            }
+        }
         Ok(PeoplePage {
-            people: page.people.into_iter().map(person).collect(),
-            rejected: page.rejected.into_iter().map(rejected).collect(),
+            people,
+            rejected: refused,
             next_cursor: page.next_cursor,
             total: page.total,
         })
@@ -170,7 +253,7 @@ impl Connector {
     /// One person with every detail.
     pub async fn get(&self, id: &str) -> Result<Result<Person, Rejected>, ConnectorError> {
         match self.plugin.get(id).await? {
-            Ok(p) => Ok(Ok(person(p))),
+            Ok(p) => Ok(person(p)),
             Err(wit::ConnectorError::InvalidData(r)) => Ok(Err(rejected(r))),
             Err(e) => Err(self.failed("get-person", e)),
         }
@@ -226,7 +309,15 @@ pub fn describe_error(e: &wit::ConnectorError) -> (String, Option<u64>, bool) {
             false,
         ),
         wit::ConnectorError::Unsupported(m) => (format!("unsupported: {m}"), None, false),
-        wit::ConnectorError::Http(m) => (m.clone(), None, m.starts_with("no credentials")),
+        wit::ConnectorError::Http(e) => match e {
+            wit::HttpError::Denied(m) => (format!("request denied: {m}"), None, false),
+            wit::HttpError::Timeout(ms) => (format!("no answer within {ms} ms"), None, false),
+            wit::HttpError::Transport(m) => (format!("connection failed: {m}"), None, false),
+            wit::HttpError::Auth(m) => (format!("no credentials: {m}"), None, true),
+            wit::HttpError::InvalidRequest(m) => {
+                (format!("the host refused the request: {m}"), None, false)
+            }
+        },
         wit::ConnectorError::Other(m) => (m.clone(), None, false),
     }
 }
@@ -249,14 +340,38 @@ fn rejected(r: wit::InvalidRecord) -> Rejected {
     }
 }
 
-/// A WIT person as the engine's person.
-pub fn person(p: wit::Person) -> Person {
+/// A WIT person as the engine's person, or why it cannot be one (a date fact that is not
+/// `YYYY-MM-DD`).
+pub fn person(p: wit::Person) -> Result<Person, Rejected> {
     let status = match p.status {
         wit::Lifecycle::PreHire => Lifecycle::PreHire,
         wit::Lifecycle::Active => Lifecycle::Active,
         wit::Lifecycle::Leaving => Lifecycle::Leaving,
         wit::Lifecycle::Terminated => Lifecycle::Terminated,
         wit::Lifecycle::Unknown => Lifecycle::Unknown,
+    };
+    let date = |name: &str, value: Option<String>| -> Result<Option<String>, Rejected> {
+        match value.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(d) => match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+                Ok(_) if d.len() == 10 => Ok(Some(d.to_string())),
+                _ => Err(Rejected {
+                    record_id: Some(p.id.clone()),
+                    field: Some(name.to_string()),
+                    message: format!("`{d}` is not a date (YYYY-MM-DD)"),
+                }),
+            },
+        }
+    };
+    let text = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let facts = Facts {
+        start_date: date("start_date", p.start_date.clone())?,
+        end_date: date("end_date", p.end_date.clone())?,
+        manager_id: text(p.manager_id),
+        given_name: text(p.given_name),
+        family_name: text(p.family_name),
+        display_name: text(p.display_name),
+        work_email: text(p.work_email),
     };
     let fields = p
         .fields
@@ -274,14 +389,87 @@ pub fn person(p: wit::Person) -> Person {
             (f.name, v)
         })
         .collect();
-    Person {
+    Ok(Person {
         id: p.id,
         status,
         source_status: p.source_status,
+        facts,
         fields,
         raw: p.raw.and_then(|r| serde_json::from_str(&r).ok()),
         complete: p.complete,
+    })
+}
+
+/// A declared scheme as the host's.
+fn declared(a: &wit::AuthScheme) -> Declared {
+    match a {
+        wit::AuthScheme::Bearer => Declared::Bearer,
+        wit::AuthScheme::OauthClientCredentials => Declared::OauthClientCredentials,
+        wit::AuthScheme::OauthRefreshToken => Declared::OauthRefreshToken,
+        wit::AuthScheme::Basic(b) => Declared::Basic {
+            secret_as: match b.secret_as {
+                wit::BasicPart::Username => auth::BasicPart::Username,
+                wit::BasicPart::Password => auth::BasicPart::Password,
+            },
+            other: b.other.clone(),
+        },
+        wit::AuthScheme::ApiKey(wit::KeyPlacement::Header(n)) => {
+            Declared::ApiKey(auth::KeyPlacement::Header(n.clone()))
+        }
+        wit::AuthScheme::ApiKey(wit::KeyPlacement::Query(n)) => {
+            Declared::ApiKey(auth::KeyPlacement::Query(n.clone()))
+        }
     }
+}
+
+/// The listing a plugin declares, as the host's.
+fn listing(l: &wit::Listing) -> Listing {
+    Listing {
+        facts: l
+            .facts
+            .iter()
+            .map(|f| match f {
+                wit::Fact::StartDate => Fact::StartDate,
+                wit::Fact::EndDate => Fact::EndDate,
+                wit::Fact::ManagerId => Fact::ManagerId,
+                wit::Fact::GivenName => Fact::GivenName,
+                wit::Fact::FamilyName => Fact::FamilyName,
+                wit::Fact::DisplayName => Fact::DisplayName,
+                wit::Fact::WorkEmail => Fact::WorkEmail,
+            })
+            .collect(),
+        has_status: l.has_status,
+    }
+}
+
+/// Why a plugin could not be described at load.
+enum Described {
+    Plugin(PluginError),
+    Setup(String),
+}
+
+/// Calls `describe` while loading, outside the caller's async runtime (loading is synchronous):
+/// on a thread of its own with a small runtime. `describe` sends no requests, so nothing else
+/// runs there.
+fn describe_now(plugin: &Plugin) -> Result<wit::Descriptor, Described> {
+    std::thread::scope(|scope| {
+        let handle = scope.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| {
+                    Described::Setup(format!(
+                        "cannot start a runtime to describe the plugin: {e}"
+                    ))
+                })?;
+            rt.block_on(plugin.describe()).map_err(Described::Plugin)
+        });
+        handle.join().unwrap_or_else(|_| {
+            Err(Described::Setup(
+                "describing the plugin panicked".to_string(),
+            ))
+        })
+    })
 }
 
 /// An engine value as a WIT field value (for action parameters).

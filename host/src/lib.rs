@@ -1,7 +1,7 @@
 //! hrsync: keeps a company's directory in step with its HR system.
 //!
 //! The host owns everything that needs trust — scheduling, OAuth, LDAP, secrets, the store — and
-//! runs HR connectors as sandboxed WebAssembly components (see `wit/connector.wit`).
+//! runs HR connectors as sandboxed WebAssembly components (see `wit/v0.2/connector.wit`).
 
 pub mod auth;
 pub mod automation;

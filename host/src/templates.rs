@@ -71,7 +71,7 @@ impl Context {
         let mut root: BTreeMap<String, Value> = BTreeMap::new();
         if let Some(p) = person {
             let mut m: BTreeMap<String, Value> = p
-                .fields
+                .values()
                 .iter()
                 .map(|(k, v)| (k.clone(), field_value(v)))
                 .collect();
@@ -218,10 +218,12 @@ mod tests {
             id: "e-1".into(),
             status: Lifecycle::Active,
             source_status: "active".into(),
+            facts: Default::default(),
             fields: [("first_name".to_string(), FieldValue::Text("José".into()))].into(),
             raw: Some(serde_json::json!({"country": {"alpha_2_code": "PT"}})),
             complete: true,
-        };
+        }
+        .lift_facts();
         let attrs: BTreeMap<String, Vec<String>> =
             [("sAMAccountName".to_string(), vec!["jose".to_string()])].into();
         let ctx = Context::new(Some(&p), Some(("CN=José,DC=x", &attrs)));

@@ -256,14 +256,10 @@ fn decode_json<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, Error>
 }
 
 impl From<HttpError> for Error {
+    /// The host's answer, passed on as it is: the host tells a refused credential
+    /// ([`HttpError::Auth`]) from a denied or failed request by its variant.
     fn from(e: HttpError) -> Self {
-        Error::Http(match e {
-            HttpError::Denied(m) => format!("denied: {m}"),
-            HttpError::Timeout(ms) => format!("no answer within {ms} ms"),
-            HttpError::Transport(m) => format!("connection failed: {m}"),
-            HttpError::Auth(m) => format!("no credentials: {m}"),
-            HttpError::InvalidRequest(m) => format!("invalid request: {m}"),
-        })
+        Error::Http(e)
     }
 }
 

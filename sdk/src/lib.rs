@@ -2,7 +2,8 @@
 //!
 //! A connector teaches hrsync to read people from one HR system. It is a WebAssembly component
 //! built for `wasm32-wasip2`, sandboxed by the host: it reaches the network only through
-//! [`http`], and never sees a token or a secret. The contract of record is `wit/connector.wit`;
+//! [`http`], and never sees a token or a secret. The contract of record is
+//! `wit/v0.2/connector.wit`;
 //! this crate hides the generated bindings behind a small trait ([`Connector`]) and one macro
 //! ([`export_connector!`]).
 //!
@@ -27,7 +28,7 @@
 //! plugin = "target/wasm32-wasip2/wasm/hrsync_plugin_acme.wasm"
 //! base_url = "https://api.acme-hr.example"
 //! allowed_hosts = ["https://api.acme-hr.example"]
-//! auth = { kind = "api-token", token = { env = "ACME_TOKEN" } }
+//! auth = { kind = "basic", secret = { env = "ACME_API_KEY" } }
 //! ```
 //!
 //! ## A connector
@@ -46,8 +47,14 @@
 //!
 //!     fn describe(&self) -> Descriptor {
 //!         DescriptorBuilder::new("acme", env!("CARGO_PKG_VERSION"))
-//!             .field("full_name", FieldKind::Text, "Full name", "Ada Lovelace")
-//!             .field("start_date", FieldKind::Date, "First working day", "2026-03-01")
+//!             // The API key is the Basic user name; the password is ignored.
+//!             .auth(AuthScheme::Basic(BasicAuth {
+//!                 secret_as: BasicPart::Username,
+//!                 other: Some("x".into()),
+//!             }))
+//!             // List records carry names and the work email, not dates or the manager.
+//!             .list_facts(&[Fact::GivenName, Fact::FamilyName, Fact::DisplayName, Fact::WorkEmail])
+//!             .field("job_title", FieldKind::Text, "Job title", "Engineer")
 //!             .build()
 //!     }
 //!
@@ -58,7 +65,7 @@
 //!         let mut out = Page::default();
 //!         for item in body["people"].as_array().into_iter().flatten() {
 //!             match person(item) {
-//!                 Ok(p) => out.people.push(p),
+//!                 Ok(p) => out.people.push(p.build()),
 //!                 Err(rejected) => out.rejected.push(rejected),
 //!             }
 //!         }
@@ -69,61 +76,144 @@
 //!     fn get(&self, id: &str) -> Result<Person, Error> {
 //!         let body: serde_json::Value =
 //!             self.api.get_json(&format!("/people/{}", ids::path_segment(id)), &[])?;
-//!         person(&body).map(|p| PersonBuilder::from(p).complete(true).build()).map_err(Error::InvalidData)
+//!         let detail = || -> Result<Person, InvalidRecord> {
+//!             Ok(person(&body)?
+//!                 .start_date(body["hire_date"].as_str())?
+//!                 .end_date(body["termination_date"].as_str())?
+//!                 .manager_id(body["manager_id"].as_str())
+//!                 .complete(true)
+//!                 .build())
+//!         };
+//!         detail().map_err(Error::InvalidData)
 //!     }
 //! }
 //!
-//! fn person(item: &serde_json::Value) -> Result<Person, InvalidRecord> {
+//! /// What a list item and a detail share.
+//! fn person(item: &serde_json::Value) -> Result<PersonBuilder, InvalidRecord> {
 //!     let id = ids::require(item, "id")?;
-//!     Ok(PersonBuilder::new(&id, Lifecycle::Active, "active")
-//!         .text("full_name", item["name"].as_str())
-//!         .parse_date("start_date", item["start_date"].as_str())?
-//!         .raw(item)
-//!         .build())
+//!     let status = match item["status"].as_str() {
+//!         Some("active") => Lifecycle::Active,
+//!         Some("inactive") => Lifecycle::Terminated,
+//!         _ => Lifecycle::Unknown,
+//!     };
+//!     Ok(PersonBuilder::new(&id, status, item["status"].as_str().unwrap_or(""))
+//!         .given_name(item["first_name"].as_str())
+//!         .family_name(item["last_name"].as_str())
+//!         .display_name(item["name"].as_str())
+//!         .work_email(item["work_email"].as_str())
+//!         .text("job_title", item["job_title"].as_str())
+//!         .raw(item))
 //! }
 //!
 //! hrsync_sdk::export_connector!(Acme);
 //! ```
 //!
 //! - [`Connector::new`] runs before every call, in a fresh instance: keep nothing between calls.
-//! - [`Connector::describe`] lists the fields, events and actions; it must not send requests.
+//! - [`Connector::describe`] declares the authentication schemes, what list records hold, the
+//!   fields, events and actions; it must not send requests.
 //! - [`Connector::list`] returns one [`Page`]; its cursor is opaque to the host. Put a record
 //!   that cannot be read into [`Page::rejected`] (the host quarantines it and goes on) rather
 //!   than failing the page — a failed page makes the whole listing incomplete.
 //! - [`Connector::get`] returns one person with every detail (`complete(true)`).
-//! - [`Connector::parse_webhook`] and [`Connector::invoke`] are optional.
+//! - [`Connector::parse_webhook`], [`Connector::invoke`] and [`Connector::list_changes`] are
+//!   optional.
 //!
-//! ## People
+//! ## People: facts, not decisions
 //!
 //! [`PersonBuilder`] builds a [`Person`]: the HR id (stable for the employment: hrsync anchors
-//! the account to it), the [`Lifecycle`] you map the HR status onto — document the table; use
-//! [`Lifecycle::Unknown`] for a status you do not know, which never disables an account — the HR
-//! system's own status word, the fields, and the record as JSON ([`PersonBuilder::raw`]) so an
-//! admin can map a field you did not foresee (`raw.address.city`). Field names are `snake_case`
-//! and stable: admins' templates use them.
+//! the account to it), the [`Lifecycle`] you map the HR status word onto with a fixed table —
+//! document the table; use [`Lifecycle::Unknown`] for a status you do not know, which never
+//! creates, disables or deletes an account — the HR system's own status word, and the typed
+//! facts the engine uses:
 //!
-//! - Dates: the host expects `YYYY-MM-DD`. [`dates::parse`] (and [`PersonBuilder::parse_date`])
-//!   take a date or any ISO 8601 date-time and keep the date as written, never shifted to UTC; a
-//!   malformed date is an [`InvalidRecord`] naming the person and the field.
+//! | builder | fact | templates see it as |
+//! | --- | --- | --- |
+//! | [`PersonBuilder::start_date`] | first working day | `start_date` |
+//! | [`PersonBuilder::end_date`] | last day of employment | `end_date`, `termination_date` |
+//! | [`PersonBuilder::manager_id`] | the manager's id | `manager_id`, `manager_employment_id` |
+//! | [`PersonBuilder::given_name`] | given name | `given_name`, `first_name` |
+//! | [`PersonBuilder::family_name`] | family name | `family_name`, `last_name` |
+//! | [`PersonBuilder::display_name`] | name to show | `display_name`, `full_name` |
+//! | [`PersonBuilder::work_email`] | work email | `work_email` |
+//!
+//! Everything else is a field ([`PersonBuilder::text`], [`PersonBuilder::parse_date`] …), and the
+//! record as JSON ([`PersonBuilder::raw`]) lets an admin map a field you did not foresee
+//! (`raw.address.city`). Field names are `snake_case` and stable: admins' templates use them. A
+//! field named like a fact is hidden by the fact: do not send both.
+//!
+//! Never compute "pre-hire", "started" or "left" from today's date: report the status word's
+//! mapping and the dates, and hrsync decides in the admin's `sync.time_zone`:
+//!
+//! - `terminated`: a leaver; `unknown`: the account is left as it is;
+//! - otherwise an `end_date` on or before today makes a leaver;
+//! - otherwise a `start_date` after today makes a pre-hire (whatever the status: a system that
+//!   says `active` from the signed offer needs no pre-hire status), created disabled
+//!   `sync.prehire_days` before it; a `pre-hire` without a start date is created disabled;
+//! - otherwise the account is enabled.
+//!
+//! Offboardings, terminations and contract ends are folded into `end_date` by the plugin (the
+//! Remote connector reads Remote's offboardings for its details); hrsync reads no HR system's
+//! JSON.
+//!
+//! - Dates: the host expects `YYYY-MM-DD`. [`dates::parse`] (and the date builders) take a date
+//!   or any ISO 8601 date-time and keep the date as written, never shifted to UTC; a malformed
+//!   date is an [`InvalidRecord`] naming the person and the field.
 //! - Ids: [`ids::from_json`] reads a string or numeric id the same way every time;
 //!   [`ids::require`] rejects a record without one; [`ids::path_segment`] encodes an id for a URL
 //!   path, so `a/../b` cannot reach another endpoint.
 //!
-//! ## HTTP
+//! ## List records and details: merge and freshness
 //!
-//! [`http`] sends through the host, which adds the base URL, authentication (OAuth 2.0 or an API
-//! token), timeouts, retries of 429 and 5xx, the rate limit and the egress allow-list.
-//! [`http::get_json`] and friends decode JSON and turn 401/403 into [`Error::Auth`], 429 into
-//! [`Error::RateLimited`] and other errors into [`Error::Remote`] with the HR system's message.
-//! An [`http::Client`] carries default headers and query parameters on every request.
-//! [`pagination`] has page-number cursors.
+//! hrsync lists everyone every run and fetches details ([`Connector::get`]) only when needed. Say
+//! what your list records hold with [`DescriptorBuilder::list_facts`] (the facts present whenever
+//! HR has them) and [`DescriptorBuilder::list_has_status`] (`false` if the list's status is
+//! missing or stale). Then, per person:
+//!
+//! 1. list record unchanged since the stored detail was fetched: the stored detail is used;
+//! 2. changed: the stored detail, overlaid with what the list carries — the declared facts (a
+//!    declared fact's `None` clears it), the status when the list has one, every field in the
+//!    list record, and the top-level keys of `raw`;
+//! 3. no detail yet: the list record alone.
+//!
+//! Details are fetched, within the connector's request budget: new people first, then pre-hires
+//! whose list record changed, then other changed records, then details older than
+//! `sync.detail_max_age_days` (default 1 day), then — while budget lasts — any detail older than
+//! an hour. A fact only details carry is at most `detail_max_age_days` old; a webhook makes
+//! hrsync fetch that person's detail at once. `wit/v0.2/connector.wit` has the full rules.
+//!
+//! ## HTTP and authentication
+//!
+//! [`http`] sends through the host, which adds the base URL, the credential, timeouts, retries
+//! of 429 and 5xx, the rate limit and the egress allow-list. [`http::get_json`] and friends
+//! decode JSON and turn 401/403 into [`Error::Auth`], 429 into [`Error::RateLimited`], other
+//! errors into [`Error::Remote`] with the HR system's message, and the host's refusals into
+//! [`Error::Http`] carrying the host's [`HttpError`] as it is. An [`http::Client`] carries
+//! default headers and query parameters on every request. [`pagination`] has page-number
+//! cursors.
+//!
+//! Declare every scheme the HR system accepts with [`DescriptorBuilder::auth`]; the admin picks
+//! one and gives only the secret:
+//!
+//! | [`AuthScheme`] | configuration (`[connectors.NAME] auth = …`) |
+//! | --- | --- |
+//! | `Bearer` | `{ kind = "bearer", token = { env = "…" } }` (also `kind = "api-token"`) |
+//! | `OauthClientCredentials` | `{ kind = "client-credentials", token_url, client_id, client_secret = { … } }` |
+//! | `OauthRefreshToken` | `{ kind = "refresh-token", token_url, client_id, client_secret = { … }, refresh_token_file }` |
+//! | `Basic(BasicAuth { secret_as, other })` | `{ kind = "basic", secret = { env = "…" } }`, plus `username = "…"` (the secret is then the password) when `other` is `None` |
+//! | `ApiKey(KeyPlacement::Header(name))` / `ApiKey(KeyPlacement::Query(name))` | `{ kind = "api-key", secret = { file = "…" } }` (also `api_key`) |
+//!
+//! A configuration whose kind the plugin did not declare is refused when the connector loads,
+//! naming both. The host attaches the credential only to requests for `base_url`'s origin. A
+//! request that sets `authorization` (or the API key's header), or whose URL has userinfo
+//! (`https://user:pass@…`), is refused with [`HttpError::InvalidRequest`].
 //!
 //! ## Settings, secrets, webhooks, actions
 //!
 //! - [`settings`] reads `[connectors.NAME.settings]`; secrets are never readable.
 //! - [`webhook::verify_hmac_sha256`] checks a signature with a secret that stays in the host.
 //! - Actions are declared with [`DescriptorBuilder::action`] and run by [`Connector::invoke`];
-//!   [`builders::param`] reads a parameter.
+//!   [`builders::param`] reads a parameter. An action's output is shown to the admin; hrsync
+//!   never interprets it.
 //! - [`log`] writes into the host's log, in the run's span; never log a credential.
 //!
 //! ## Testing
@@ -162,9 +252,20 @@
 //!
 //! ## Versions
 //!
-//! The contract's version is part of every interface name (`hrsync:connector/connector@0.1.0`,
-//! [`CONTRACT_VERSION`]). A host refuses a plugin built for a version it does not support, naming
-//! both; rebuild with the matching `hrsync-sdk`.
+//! The contract's version is part of every interface name (`hrsync:connector/connector@0.2.0`,
+//! [`CONTRACT_VERSION`]); each version's WIT is kept frozen in `wit/vX.Y/`. A host refuses a
+//! plugin built for a version it does not support, naming both; rebuild with the matching
+//! `hrsync-sdk`.
+//!
+//! | hrsync (host) | loads contract | hrsync-sdk builds |
+//! | --- | --- | --- |
+//! | 0.1 | 0.1.0 | 0.1 → 0.1.0 |
+//! | 0.2 | 0.2.0 (a 0.1.0 plugin is refused, naming both versions) | 0.2 → 0.2.0 |
+//!
+//! From 0.1 to 0.2: the names, dates, manager and work email moved from fields to typed facts
+//! ([`PersonBuilder::given_name`] …); `termination_date` is the fact `end_date`; authentication
+//! schemes are declared ([`DescriptorBuilder::auth`]); [`Error::Http`] carries the host's
+//! [`HttpError`]; [`Page::watermark`] and [`Connector::list_changes`] are new.
 
 #![deny(missing_docs)]
 
@@ -173,7 +274,7 @@ pub mod bindings {
     #![allow(missing_docs)]
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../wit",
+        path: "../wit/v0.2",
         pub_export_macro: true,
         export_macro_name: "__export_plugin",
         default_bindings_module: "::hrsync_sdk::__private::bindings",
@@ -194,18 +295,19 @@ pub mod testing;
 pub mod webhook;
 
 pub use bindings::exports::hrsync::connector::connector::{
-    ActionOutput, ActionSpec, Descriptor, EventKind, FieldKind, FieldSpec, HrEvent, Page,
-    WebhookError, WebhookRequest,
+    ActionOutput, ActionSpec, AuthScheme, BasicAuth, BasicPart, Descriptor, EventKind, FieldKind,
+    FieldSpec, HrEvent, KeyPlacement, Listing, Page, WebhookError, WebhookRequest,
 };
 pub use bindings::hrsync::connector::types::{
-    ConnectorError as Error, Field, FieldValue, InvalidRecord, Lifecycle, Person, RemoteFailure,
+    ConnectorError as Error, Fact, Field, FieldValue, HttpError, InvalidRecord, Lifecycle, Person,
+    RemoteFailure,
 };
 pub use builders::{DescriptorBuilder, PersonBuilder, invalid};
 /// The JSON crate the SDK uses, so a connector needs no version of its own.
 pub use serde_json;
 
 /// The contract version this SDK builds plugins for (the `hrsync:connector` WIT package version).
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// What a connector does. Implement it on your type and register it with [`export_connector!`].
 ///
@@ -228,6 +330,17 @@ pub trait Connector: 'static {
     /// One person by id, with every detail the HR system has.
     fn get(&self, id: &str) -> Result<Person, Error>;
 
+    /// One page of the people changed since `since` (a [`Page::watermark`] this connector gave),
+    /// starting at `cursor`. Only for a connector that declares
+    /// [`DescriptorBuilder::list_changes`]; the default says it is not supported. hrsync 0.2
+    /// does not call it yet.
+    fn list_changes(&self, since: &str, cursor: Option<String>) -> Result<Page, Error> {
+        let _ = cursor;
+        Err(Error::Unsupported(format!(
+            "this connector cannot list changes (since `{since}`)"
+        )))
+    }
+
     /// Verifies and reads an inbound webhook. The default says webhooks are not supported.
     fn parse_webhook(&self, request: &WebhookRequest) -> Result<Vec<HrEvent>, WebhookError> {
         let _ = request;
@@ -248,8 +361,9 @@ pub trait Connector: 'static {
 /// The usual imports for a connector.
 pub mod prelude {
     pub use crate::{
-        ActionOutput, ActionSpec, Connector, Descriptor, DescriptorBuilder, Error, EventKind,
-        Field, FieldKind, FieldSpec, FieldValue, HrEvent, InvalidRecord, Lifecycle, Page, Person,
+        ActionOutput, ActionSpec, AuthScheme, BasicAuth, BasicPart, Connector, Descriptor,
+        DescriptorBuilder, Error, EventKind, Fact, Field, FieldKind, FieldSpec, FieldValue,
+        HrEvent, HttpError, InvalidRecord, KeyPlacement, Lifecycle, Listing, Page, Person,
         PersonBuilder, RemoteFailure, WebhookError, WebhookRequest, dates, http, ids, invalid, log,
         pagination, serde_json, settings, webhook,
     };
@@ -263,6 +377,7 @@ impl Default for Page {
             rejected: Vec::new(),
             next_cursor: None,
             total: None,
+            watermark: None,
         }
     }
 }
@@ -293,6 +408,12 @@ macro_rules! export_connector {
             }
             fn list_people(cursor: Option<String>) -> Result<$crate::Page, $crate::Error> {
                 <$connector as $crate::Connector>::new().list(cursor)
+            }
+            fn list_changes(
+                since: String,
+                cursor: Option<String>,
+            ) -> Result<$crate::Page, $crate::Error> {
+                <$connector as $crate::Connector>::new().list_changes(&since, cursor)
             }
             fn get_person(id: String) -> Result<$crate::Person, $crate::Error> {
                 <$connector as $crate::Connector>::new().get(&id)

@@ -341,7 +341,7 @@ async fn get_returns_the_manager_and_start_date_the_list_lacks() {
     assert_eq!(detailed.text("manager_employment_id"), Some(manager));
     assert_eq!(
         detailed.field("start_date"),
-        Some(&FieldValue::Date(start.to_string()))
+        Some(FieldValue::Date(start.to_string()))
     );
     assert_eq!(
         detailed.text("manager_email"),

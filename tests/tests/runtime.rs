@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use hrsync::auth::{Credentials, TokenSource};
 use hrsync::egress::AllowedHosts;
 use hrsync::http::{ConnectorHttp, HttpSettings, RateGovernor, RetryPolicy};
-use hrsync::runtime::wit::{ConnectorError, FieldValue};
+use hrsync::runtime::wit::{ConnectorError, FieldValue, HttpError};
 use hrsync::runtime::{Caps, Limits, Plugin, PluginContext, PluginError, Runtime, RuntimeConfig};
 use hrsync::secret::Secret;
 use hrsync_tests::fixtures::{plugin_wasm, workspace_root};
@@ -202,7 +202,7 @@ fn limits_component_with_adapters(extra: &str, adapters: usize) -> Vec<u8> {
         .replace(";; IMPORTS", &imports);
     let mut module = wat::parse_str(&wat).unwrap();
     let mut resolve = wit_parser::Resolve::default();
-    let (package, _) = resolve.push_dir(workspace_root().join("wit")).unwrap();
+    let (package, _) = resolve.push_dir(workspace_root().join("wit/v0.2")).unwrap();
     let world = resolve.select_world(&[package], Some("plugin")).unwrap();
     wit_component::embed_component_metadata(
         &mut module,
@@ -460,7 +460,7 @@ async fn a_chunked_answer_is_read_only_up_to_the_cap() {
     let plugin = hostile_at(&rt, Duration::from_secs(60), &base);
     // The answer never ends: reading it whole would never return.
     match plugin.get("huge-body").await.unwrap() {
-        Err(ConnectorError::Http(message)) => {
+        Err(ConnectorError::Http(HttpError::Transport(message))) => {
             assert!(
                 message.contains("larger than the limit of 32 MiB"),
                 "{message}"
@@ -556,7 +556,7 @@ async fn answers_over_the_caps_are_refused_naming_the_limit() {
     }
     // A request over the cap is refused before it is sent.
     match plugin.get("big-request").await.unwrap() {
-        Err(ConnectorError::Http(message)) => assert!(
+        Err(ConnectorError::Http(HttpError::InvalidRequest(message))) => assert!(
             message.contains("the request body is 17825792 bytes; the limit is 16 MiB"),
             "{message}"
         ),
@@ -580,17 +580,17 @@ async fn the_scaffolded_connector_runs_in_the_host() {
         .unwrap();
     let d = plugin.describe().await.unwrap();
     assert_eq!(d.name, "scaffolded");
-    assert!(d.fields.iter().any(|f| f.name == "start_date"));
+    assert!(d.fields.iter().any(|f| f.name == "department"));
+    assert!(
+        d.listing
+            .facts
+            .contains(&hrsync::runtime::wit::Fact::StartDate)
+    );
     let page = plugin.list(None).await.unwrap().unwrap();
     let ids: Vec<&str> = page.people.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["1", "p-2"]);
     assert_eq!(page.next_cursor, None);
-    let start = page.people[0]
-        .fields
-        .iter()
-        .find(|f| f.name == "start_date")
-        .map(|f| f.value.clone());
-    assert_eq!(start, Some(FieldValue::Date("2026-03-01".into())));
+    assert_eq!(page.people[0].start_date.as_deref(), Some("2026-03-01"));
     let p = plugin.get("p-2").await.unwrap().unwrap();
     assert!(p.complete);
     assert_eq!(p.status, hrsync::runtime::wit::Lifecycle::PreHire);
@@ -701,7 +701,7 @@ async fn a_host_not_allowed_is_denied_with_the_line_to_add() {
     let rt = runtime();
     let plugin = hostile(&rt, Duration::from_secs(20));
     match plugin.get("egress").await.unwrap() {
-        Err(ConnectorError::Http(message)) => {
+        Err(ConnectorError::Http(HttpError::Denied(message))) => {
             assert!(
                 message.contains(
                     "add \"https://evil.example\" to allowed_hosts in [connectors.hostile]"
@@ -747,7 +747,7 @@ async fn a_plugin_for_another_contract_version_is_refused() {
         matches!(err, PluginError::IncompatibleVersion { .. }),
         "{text}"
     );
-    assert!(text.contains("@9.9.9") && text.contains("@0.1.0"), "{text}");
+    assert!(text.contains("@9.9.9") && text.contains("@0.2.0"), "{text}");
 }
 
 #[tokio::test]
@@ -784,7 +784,9 @@ async fn the_remote_plugin_describes_itself_and_is_cached_on_disk() {
     let d = plugin.describe().await.unwrap();
     assert_eq!(d.name, "remote");
     assert_eq!(d.contract_version, hrsync::runtime::CONTRACT_VERSION);
-    assert!(d.fields.iter().any(|f| f.name == "manager_employment_id"));
+    assert!(d.fields.iter().any(|f| f.name == "manager_name"));
+    assert!(!d.fields.iter().any(|f| f.name == "manager_employment_id"));
+    assert!(d.auth.contains(&hrsync::runtime::wit::AuthScheme::Bearer));
     assert!(d.actions.iter().any(|a| a.name == "update-employment"));
     // The compiled artifact landed in the cache directory.
     let cached = walk(cache.path());

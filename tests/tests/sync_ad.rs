@@ -162,7 +162,7 @@ async fn an_offboarding_disables_on_the_termination_date_in_the_configured_time_
     let w = World::new(
         "leaver",
         60,
-        "termination_dates_action = \"list-offboardings\"\n[sync.safety]\nmax_destructive = 1000\nmax_destructive_percent = 100.0",
+        "[sync.safety]\nmax_destructive = 1000\nmax_destructive_percent = 100.0",
     )
     .await;
     let sim = w.sim();

@@ -285,6 +285,7 @@ mod tests {
             "hrsync-plugin-scaffolded",
             "hrsync-test-plugin-future",
             "hrsync-test-plugin-hostile",
+            "hrsync-test-plugin-v01",
         ] {
             assert!(
                 names.iter().any(|n| n == expected),

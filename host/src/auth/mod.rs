@@ -1,11 +1,14 @@
-//! Credentials for a connector's HR API: OAuth 2.0 (client credentials, rotating refresh token)
-//! or a static API token. The host adds them to requests; a plugin never sees them.
+//! Credentials for a connector's HR API: OAuth 2.0 (client credentials, rotating refresh token),
+//! a static bearer token, HTTP Basic, or an API key in a header or query parameter. The host adds
+//! them to requests; a plugin never sees them. The plugin declares which schemes its HR system
+//! accepts; [`scheme::resolve`] checks the configured one against them when the connector loads.
 //!
 //! Access tokens are cached and renewed a minute before they expire, and once more when the HR
 //! system answers 401. A rotated refresh token is written to its file atomically *before* the new
 //! access token is used: losing it would lock the customer out.
 
 mod refresh_file;
+pub mod scheme;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +22,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 pub use refresh_file::RefreshTokenFile;
+pub use scheme::{BasicPart, Declared, KeyPlacement, SchemeError};
 
 use crate::http::governor::RateGovernor;
 use crate::secret::Secret;
@@ -44,6 +48,44 @@ pub enum Credentials {
         client_secret: Secret,
         file: RefreshTokenFile,
     },
+    /// HTTP Basic: the secret is the user name or the password; the other part is fixed (by the
+    /// plugin's declaration, or `username` in the configuration). `None` parts are filled from
+    /// the plugin's declaration by [`scheme::resolve`].
+    Basic {
+        secret: Secret,
+        secret_as: Option<BasicPart>,
+        other: Option<String>,
+    },
+    /// An API key in a header or a query parameter (`None`: where the plugin declares).
+    ApiKey {
+        secret: Secret,
+        placement: Option<KeyPlacement>,
+    },
+}
+
+impl Credentials {
+    /// The configuration's name of the scheme (`kind = …`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Credentials::None => "none",
+            Credentials::ApiToken(_) => "bearer",
+            Credentials::ClientCredentials { .. } => "client-credentials",
+            Credentials::RefreshToken { .. } => "refresh-token",
+            Credentials::Basic { .. } => "basic",
+            Credentials::ApiKey { .. } => "api-key",
+        }
+    }
+}
+
+/// How a credential rides on one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attach {
+    /// `Authorization: Bearer …` (a static token or an OAuth access token).
+    Bearer(Secret),
+    /// A header the host sets: `Authorization: Basic …`, or an API key's header.
+    Header { name: String, value: Secret },
+    /// A query parameter the host adds.
+    Query { name: String, value: Secret },
 }
 
 /// Why no token could be had. Never contains a secret.
@@ -65,6 +107,17 @@ pub enum AuthError {
     /// The refresh token file could not be read or written.
     #[error(transparent)]
     RefreshFile(#[from] refresh_file::RefreshFileError),
+    /// The credentials are not a bearer token (an outbound call asked to borrow one).
+    #[error(
+        "the connector authenticates with `{kind}`, which has no bearer token to lend; give this call its own auth"
+    )]
+    NotBearer { kind: &'static str },
+    /// The credentials were not completed from the plugin's declaration.
+    #[error("the `{kind}` credentials lack {what}")]
+    Unresolved {
+        kind: &'static str,
+        what: &'static str,
+    },
 }
 
 #[derive(Debug)]
@@ -100,11 +153,80 @@ impl TokenSource {
         }
     }
 
-    /// The bearer token to send, or `None` when the connector uses no authentication.
+    /// The configured credentials.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// What to attach to a request for `base_url`'s origin, or `None` without authentication.
+    pub async fn attach(&self) -> Result<Option<Attach>, AuthError> {
+        match &self.credentials {
+            Credentials::Basic {
+                secret,
+                secret_as,
+                other,
+            } => {
+                let other = other.as_deref().unwrap_or_default();
+                let pair = match secret_as.unwrap_or(BasicPart::Username) {
+                    BasicPart::Username => format!("{}:{other}", secret.expose()),
+                    BasicPart::Password => format!("{other}:{}", secret.expose()),
+                };
+                use base64::Engine as _;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+                Ok(Some(Attach::Header {
+                    name: "authorization".to_string(),
+                    value: Secret::new(format!("Basic {encoded}")),
+                }))
+            }
+            Credentials::ApiKey { secret, placement } => Ok(Some(match placement {
+                Some(KeyPlacement::Query(name)) => Attach::Query {
+                    name: name.clone(),
+                    value: secret.clone(),
+                },
+                Some(KeyPlacement::Header(name)) => Attach::Header {
+                    name: name.to_ascii_lowercase(),
+                    value: secret.clone(),
+                },
+                None => {
+                    return Err(AuthError::Unresolved {
+                        kind: "api-key",
+                        what: "where the key goes (the plugin declares no api-key scheme)",
+                    });
+                }
+            })),
+            _ => Ok(self.bearer().await?.map(Attach::Bearer)),
+        }
+    }
+
+    /// The header or query parameter the host sets for this connector's credential, which a
+    /// plugin may not set itself: `("header", "authorization")` …
+    pub fn reserved(&self) -> Option<(&'static str, String)> {
+        match &self.credentials {
+            Credentials::None => None,
+            Credentials::ApiKey {
+                placement: Some(KeyPlacement::Query(name)),
+                ..
+            } => Some(("query", name.clone())),
+            Credentials::ApiKey {
+                placement: Some(KeyPlacement::Header(name)),
+                ..
+            } => Some(("header", name.to_ascii_lowercase())),
+            _ => Some(("header", "authorization".to_string())),
+        }
+    }
+
+    /// The bearer token to send, or `None` when the connector uses no authentication. A
+    /// connector with Basic or API-key credentials has no bearer token to lend: that is an
+    /// error, not `None` (an outbound call would otherwise go out without credentials).
     pub async fn bearer(&self) -> Result<Option<Secret>, AuthError> {
         match &self.credentials {
             Credentials::None => return Ok(None),
             Credentials::ApiToken(t) => return Ok(Some(t.clone())),
+            Credentials::Basic { .. } | Credentials::ApiKey { .. } => {
+                return Err(AuthError::NotBearer {
+                    kind: self.credentials.kind(),
+                });
+            }
             _ => {}
         }
         // Held across the request: two renewals at once would spend a rotating refresh token twice.
@@ -183,7 +305,10 @@ impl TokenSource {
                 tracing::info!(grant = "refresh_token", "obtained an access token");
                 Ok(cached(&response))
             }
-            Credentials::None | Credentials::ApiToken(_) => Err(AuthError::Refused {
+            Credentials::None
+            | Credentials::ApiToken(_)
+            | Credentials::Basic { .. }
+            | Credentials::ApiKey { .. } => Err(AuthError::Refused {
                 url: String::new(),
                 grant: "none",
                 message: "this connector does not use OAuth".to_string(),

@@ -44,6 +44,12 @@ pub fn check(config: &Config) -> Vec<ConfigError> {
             ),
         );
     }
+    if config.sync.removed_termination_dates_action.is_some() {
+        invalid(
+            "sync.termination_dates_action",
+            crate::sync::rules::TERMINATION_DATES_ACTION_REMOVED.to_string(),
+        );
+    }
     if let Err(e) = config.connector(&config.sync.connector) {
         invalid("sync.connector", sync_connector(config, &e));
     }
@@ -137,6 +143,7 @@ allowed_hosts = ["https://gateway.remote.com"]
 [sync]
 connector = "bamboo"
 time_zone = "Mars/Olympus"
+termination_dates_action = "list-offboardings"
 
 [templates.offboard]
 steps = [
@@ -150,6 +157,10 @@ steps = [
                 .any(|e| e.contains(&format!("`{key}`")) && e.contains(text))
         };
         assert!(has("sync.time_zone", "Mars/Olympus"), "{p:#?}");
+        assert!(
+            has("sync.termination_dates_action", "delete this line"),
+            "{p:#?}"
+        );
         assert!(has("sync.connector", "configured: remote"), "{p:#?}");
         assert!(
             has("templates.offboard.steps[0].on_failure", "escalate"),
@@ -163,7 +174,7 @@ steps = [
             has("templates.offboard.steps[1].when", "does not compile"),
             "{p:#?}"
         );
-        assert_eq!(p.len(), 5, "{p:#?}");
+        assert_eq!(p.len(), 6, "{p:#?}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde::Deserialize;
 pub use check::check;
 pub use secret_ref::SecretRef;
 
-use crate::auth::{Credentials, RefreshTokenFile};
+use crate::auth::{BasicPart, Credentials, KeyPlacement, RefreshTokenFile};
 use crate::automation::AutomationConfig;
 use crate::directory::escape::{Rdn, parse_dn};
 use crate::egress::AllowedHosts;
@@ -171,8 +171,27 @@ struct RawConnector {
 enum RawAuth {
     #[default]
     None,
-    ApiToken {
-        token: SecretRef,
+    /// A static token sent as `Authorization: Bearer` (`bearer`, or `api-token` as in 0.1).
+    #[serde(alias = "bearer")]
+    ApiToken { token: SecretRef },
+    /// HTTP Basic: the secret is the user name or the password (as the plugin declares, or
+    /// `secret_as`); `username` gives a fixed user name when the secret is the password.
+    Basic {
+        secret: SecretRef,
+        #[serde(default)]
+        secret_as: Option<RawBasicPart>,
+        #[serde(default)]
+        username: Option<String>,
+    },
+    /// An API key in a header or a query parameter (where the plugin declares, or `header` /
+    /// `query`).
+    #[serde(alias = "api_key")]
+    ApiKey {
+        secret: SecretRef,
+        #[serde(default)]
+        header: Option<String>,
+        #[serde(default)]
+        query: Option<String>,
     },
     ClientCredentials {
         token_url: String,
@@ -188,6 +207,13 @@ enum RawAuth {
         /// The file holding the current refresh token; hrsync rewrites it when Remote rotates it.
         refresh_token_file: PathBuf,
     },
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawBasicPart {
+    Username,
+    Password,
 }
 
 /// The validated configuration.
@@ -338,6 +364,12 @@ impl Config {
                 .map_err(|e| invalid(&key("base_url"), format!("not a URL: {e}")))?;
             let allowed_hosts = AllowedHosts::parse(&c.allowed_hosts)
                 .map_err(|e| invalid(&key("allowed_hosts"), e.to_string()))?;
+            if !base_url.username().is_empty() || base_url.password().is_some() {
+                return Err(invalid(
+                    &key("base_url"),
+                    "has a user name or password in it (`user:pass@`); give credentials in [auth] with { env = … } or { file = … }".to_string(),
+                ));
+            }
             if allowed_hosts.check(&name, &base_url).is_err() {
                 return Err(invalid(
                     &key("allowed_hosts"),
@@ -381,6 +413,53 @@ impl Config {
                         .map_err(|m| invalid(&key("auth.client_secret"), m))?,
                     file: RefreshTokenFile::new(resolve(&refresh_token_file)),
                 },
+                RawAuth::Basic {
+                    secret,
+                    secret_as,
+                    username,
+                } => {
+                    let secret_as = secret_as.map(|p| match p {
+                        RawBasicPart::Username => BasicPart::Username,
+                        RawBasicPart::Password => BasicPart::Password,
+                    });
+                    if username.is_some() && secret_as == Some(BasicPart::Username) {
+                        return Err(invalid(
+                            &key("auth.username"),
+                            "the secret is the user name (secret_as = \"username\"): a fixed username cannot be given too".to_string(),
+                        ));
+                    }
+                    Credentials::Basic {
+                        secret: secret
+                            .read(base)
+                            .map_err(|m| invalid(&key("auth.secret"), m))?,
+                        // A fixed user name means the secret is the password.
+                        secret_as: secret_as.or(username.as_ref().map(|_| BasicPart::Password)),
+                        other: username,
+                    }
+                }
+                RawAuth::ApiKey {
+                    secret,
+                    header,
+                    query,
+                } => {
+                    let placement = match (header, query) {
+                        (Some(_), Some(_)) => {
+                            return Err(invalid(
+                                &key("auth"),
+                                "an API key goes in a header or in a query parameter, not both: keep `header` or `query`".to_string(),
+                            ));
+                        }
+                        (Some(h), None) => Some(KeyPlacement::Header(h)),
+                        (None, Some(q)) => Some(KeyPlacement::Query(q)),
+                        (None, None) => None,
+                    };
+                    Credentials::ApiKey {
+                        secret: secret
+                            .read(base)
+                            .map_err(|m| invalid(&key("auth.secret"), m))?,
+                        placement,
+                    }
+                }
             };
             let rate_limit = c
                 .rate_limit

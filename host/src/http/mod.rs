@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::auth::TokenSource;
+use crate::auth::{Attach, TokenSource};
 use crate::egress::AllowedHosts;
 use crate::runtime::wit::{HttpError, HttpRequest, HttpResponse, Method};
 use crate::runtime::{BoxFuture, HttpBackend};
@@ -88,7 +88,8 @@ impl ConnectorHttp {
     }
 
     /// Resolves the plugin's path and checks it against the allow-list. Credentials go only to
-    /// URLs under the base URL.
+    /// URLs under the base URL (its origin and path). A URL with userinfo is refused: a plugin
+    /// never carries credentials of its own.
     fn resolve(&self, path: &str) -> Result<(Url, bool), HttpError> {
         let is_absolute = path.starts_with("http://") || path.starts_with("https://");
         let url = if is_absolute {
@@ -103,6 +104,12 @@ impl ConnectorHttp {
             Url::parse(&format!("{base}{path}"))
                 .map_err(|e| HttpError::InvalidRequest(format!("`{path}`: {e}")))?
         };
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(HttpError::InvalidRequest(format!(
+                "the URL to {} has a user name or password in it (`user:pass@`): credentials are the host's to add, never the plugin's",
+                crate::egress::origin(&url)
+            )));
+        }
         self.settings
             .allowed_hosts
             .check(&self.settings.connector, &url)
@@ -115,16 +122,34 @@ impl ConnectorHttp {
     /// Sends a request with retries; any HTTP status is an answer.
     pub async fn execute(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let (mut url, with_credentials) = self.resolve(&request.path)?;
-        if !request.query.is_empty() {
-            url.query_pairs_mut().extend_pairs(request.query.iter());
-        }
+        let reserved = self.tokens.reserved();
         for (name, _) in &request.headers {
             let n = name.to_ascii_lowercase();
-            if n == "authorization" || n == "host" || n == "cookie" {
+            let credential = reserved
+                .as_ref()
+                .is_some_and(|(at, r)| *at == "header" && *r == n);
+            if matches!(
+                n.as_str(),
+                "authorization" | "proxy-authorization" | "host" | "cookie"
+            ) || credential
+            {
                 return Err(HttpError::InvalidRequest(format!(
                     "the `{name}` header is set by the host"
                 )));
             }
+        }
+        for (name, _) in &request.query {
+            if reserved
+                .as_ref()
+                .is_some_and(|(at, r)| *at == "query" && r == name)
+            {
+                return Err(HttpError::InvalidRequest(format!(
+                    "the `{name}` query parameter carries the connector's API key and is set by the host"
+                )));
+            }
+        }
+        if !request.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(request.query.iter());
         }
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
@@ -137,31 +162,51 @@ impl ConnectorHttp {
         let mut renewed = false;
         let mut attempt = 0u32;
         loop {
-            let token = if with_credentials {
+            let credential = if with_credentials {
                 self.tokens
-                    .bearer()
+                    .attach()
                     .await
                     .map_err(|e| HttpError::Auth(e.to_string()))?
             } else {
                 None
+            };
+            let token = match &credential {
+                Some(Attach::Bearer(t)) => Some(t.clone()),
+                _ => None,
             };
             // A server hint past the cap, still in force, refuses at once rather than waiting.
             self.governor
                 .acquire_checked()
                 .await
                 .map_err(|e| HttpError::Transport(format!("{}: {e}", redact(&url))))?;
-            let mut builder = self.client.request(method.clone(), url.clone());
+            let mut target = url.clone();
+            if let Some(Attach::Query { name, value }) = &credential {
+                target.query_pairs_mut().append_pair(name, value.expose());
+            }
+            let mut builder = self.client.request(method.clone(), target);
             for (k, v) in &request.headers {
                 builder = builder.header(k, v);
             }
-            if let Some(t) = &token {
-                builder = builder.bearer_auth(t.expose());
+            match &credential {
+                Some(Attach::Bearer(t)) => builder = builder.bearer_auth(t.expose()),
+                Some(Attach::Header { name, value }) => {
+                    let mut v = reqwest::header::HeaderValue::from_str(value.expose())
+                        .map_err(|_| {
+                            HttpError::Auth(format!(
+                                "the connector's credential cannot be sent in the `{name}` header (it holds characters a header may not)"
+                            ))
+                        })?;
+                    v.set_sensitive(true);
+                    builder = builder.header(name.as_str(), v);
+                }
+                Some(Attach::Query { .. }) | None => {}
             }
             if let Some(body) = &request.body {
                 builder = builder.body(body.clone());
             }
             self.stats.sent.fetch_add(1, Ordering::Relaxed);
-            let outcome = builder.send().await;
+            // reqwest's errors name the URL, query included (where an API key may ride): drop it.
+            let outcome = builder.send().await.map_err(reqwest::Error::without_url);
             let response = match outcome {
                 Ok(r) => r,
                 Err(e) => {
@@ -261,11 +306,12 @@ async fn read_response(mut response: reqwest::Response) -> Result<HttpResponse, 
     // Read chunk by chunk and stop at the cap: an answer without `Content-Length` (chunked) is
     // never held whole before it is measured.
     let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| HttpError::Transport(format!("reading the answer: {}", error_chain(&e))))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
+        HttpError::Transport(format!(
+            "reading the answer: {}",
+            error_chain(&e.without_url())
+        ))
+    })? {
         if body.len() + chunk.len() > MAX_BODY {
             return Err(too_large());
         }

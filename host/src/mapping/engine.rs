@@ -696,10 +696,10 @@ fn add_template(
     })
 }
 
-/// The template context: every field by name, then the engine's own names (which win).
+/// The template context: every field and fact by name, then the engine's own names (which win).
 fn build_context(person: &Person) -> BTreeMap<String, Value> {
     let fields: BTreeMap<String, Value> = person
-        .fields
+        .values()
         .iter()
         .map(|(k, v)| (k.clone(), field_value(v)))
         .collect();

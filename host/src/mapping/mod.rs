@@ -130,4 +130,4 @@ pub use engine::{
     UniqueRequest, resolve_unique,
 };
 pub use error::MappingError;
-pub use person::{FieldValue, Lifecycle, Person};
+pub use person::{Fact, Facts, FieldValue, Lifecycle, Person};

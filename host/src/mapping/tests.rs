@@ -9,6 +9,7 @@ fn person(fields: &[(&str, FieldValue)]) -> Person {
         id: "emp-42".into(),
         status: Lifecycle::Active,
         source_status: "employed".into(),
+        facts: Default::default(),
         fields: fields
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
@@ -16,6 +17,7 @@ fn person(fields: &[(&str, FieldValue)]) -> Person {
         raw: None,
         complete: true,
     }
+    .lift_facts()
 }
 
 fn text(s: &str) -> FieldValue {
@@ -248,11 +250,11 @@ fn condition_failure_names_attribute_and_person() {
     let m = mapper(&[(
         "x",
         AttributeRule {
-            when: Some("start_date|date('%Y') == '2024'".into()),
+            when: Some("probation_end|date('%Y') == '2024'".into()),
             ..AttributeRule::template("y")
         },
     )]);
-    let p = person(&[("start_date", text("soon"))]);
+    let p = person(&[("probation_end", text("soon"))]);
     match m.map(&p, None) {
         Err(MappingError::Condition {
             person_id,
@@ -262,7 +264,7 @@ fn condition_failure_names_attribute_and_person() {
         }) => {
             assert_eq!(person_id, "emp-42");
             assert_eq!(attribute, "x");
-            assert_eq!(condition, "start_date|date('%Y') == '2024'");
+            assert_eq!(condition, "probation_end|date('%Y') == '2024'");
             assert!(message.contains("soon"), "{message}");
         }
         other => panic!("expected condition error, got {other:?}"),
@@ -399,15 +401,15 @@ fn string_filters_in_templates() {
 fn render_error_names_person_attribute_and_template() {
     let m = mapper(&[(
         "accountExpires",
-        AttributeRule::template("{{ end_date|date('%Y') }}"),
+        AttributeRule::template("{{ contract_end|date('%Y') }}"),
     )]);
-    let p = person(&[("end_date", text("31/12/2024"))]);
+    let p = person(&[("contract_end", text("31/12/2024"))]);
     match m.map(&p, None) {
         Err(e @ MappingError::Render { .. }) => {
             let shown = e.to_string();
             assert!(shown.contains("accountExpires"), "{shown}");
             assert!(shown.contains("emp-42"), "{shown}");
-            assert!(shown.contains("{{ end_date|date('%Y') }}"), "{shown}");
+            assert!(shown.contains("{{ contract_end|date('%Y') }}"), "{shown}");
             assert!(shown.contains("31/12/2024"), "{shown}");
         }
         other => panic!("expected render error, got {other:?}"),
@@ -727,7 +729,7 @@ fn person_accessors_and_serde() {
     assert_eq!(p.text("first_name"), Some("Ann"));
     assert_eq!(p.text("start_date"), Some("2024-01-02"));
     assert_eq!(p.text("grade"), None);
-    assert_eq!(p.field("grade"), Some(&FieldValue::Integer(3)));
+    assert_eq!(p.field("grade"), Some(FieldValue::Integer(3)));
     assert_eq!(p.field("nope"), None);
     let json = serde_json::to_value(&p).expect("serialize");
     assert_eq!(json["status"], "active");

@@ -109,12 +109,24 @@ impl<'c> Check<'c> {
         for (i, r) in page.rejected.iter().enumerate() {
             self.invalid(&|| format!("rejected[{i}]"), r)?;
         }
-        self.opt(&|| "next_cursor".to_string(), &page.next_cursor)
+        self.opt(&|| "next_cursor".to_string(), &page.next_cursor)?;
+        self.opt(&|| "watermark".to_string(), &page.watermark)
     }
 
     pub(super) fn person(&self, at: &dyn Fn() -> String, p: &wit::Person) -> Checked {
         self.string(&|| format!("{}.id", at()), &p.id)?;
         self.string(&|| format!("{}.source_status", at()), &p.source_status)?;
+        for (name, value) in [
+            ("start_date", &p.start_date),
+            ("end_date", &p.end_date),
+            ("manager_id", &p.manager_id),
+            ("given_name", &p.given_name),
+            ("family_name", &p.family_name),
+            ("display_name", &p.display_name),
+            ("work_email", &p.work_email),
+        ] {
+            self.opt(&|| format!("{}.{name}", at()), value)?;
+        }
         self.opt(&|| format!("{}.raw", at()), &p.raw)?;
         self.fields(&|| format!("{}.fields", at()), &p.fields)
     }
@@ -152,8 +164,14 @@ impl<'c> Check<'c> {
         match e {
             wit::ConnectorError::Auth(m)
             | wit::ConnectorError::Unsupported(m)
-            | wit::ConnectorError::Http(m)
             | wit::ConnectorError::Other(m) => self.string(&at, m),
+            wit::ConnectorError::Http(e) => match e {
+                wit::HttpError::Denied(m)
+                | wit::HttpError::Transport(m)
+                | wit::HttpError::Auth(m)
+                | wit::HttpError::InvalidRequest(m) => self.string(&at, m),
+                wit::HttpError::Timeout(_) => Ok(()),
+            },
             wit::ConnectorError::Remote(r) => self.string(&at, &r.message),
             wit::ConnectorError::InvalidData(r) => self.invalid(&|| "the error".to_string(), r),
             wit::ConnectorError::RateLimited(_) => Ok(()),
@@ -188,6 +206,21 @@ impl<'c> Check<'c> {
         self.string(&|| "name".to_string(), &d.name)?;
         self.string(&|| "version".to_string(), &d.version)?;
         self.string(&|| "contract_version".to_string(), &d.contract_version)?;
+        self.list(&|| "auth".to_string(), &d.auth)?;
+        for (i, a) in d.auth.iter().enumerate() {
+            match a {
+                wit::AuthScheme::Basic(b) => {
+                    self.opt(&|| format!("auth[{i}].other"), &b.other)?;
+                }
+                wit::AuthScheme::ApiKey(
+                    wit::KeyPlacement::Header(name) | wit::KeyPlacement::Query(name),
+                ) => self.string(&|| format!("auth[{i}] name"), name)?,
+                wit::AuthScheme::Bearer
+                | wit::AuthScheme::OauthClientCredentials
+                | wit::AuthScheme::OauthRefreshToken => {}
+            }
+        }
+        self.list(&|| "listing.facts".to_string(), &d.listing.facts)?;
         self.specs(&|| "fields".to_string(), &d.fields)?;
         self.list(&|| "events".to_string(), &d.events)?;
         for (i, e) in d.events.iter().enumerate() {
@@ -255,6 +288,13 @@ mod tests {
             id: id.to_string(),
             status: wit::Lifecycle::Active,
             source_status: "active".to_string(),
+            start_date: None,
+            end_date: None,
+            manager_id: None,
+            given_name: None,
+            family_name: None,
+            display_name: None,
+            work_email: None,
             fields,
             raw: None,
             complete: false,
@@ -276,6 +316,7 @@ mod tests {
             rejected: vec![],
             next_cursor: None,
             total: None,
+            watermark: None,
         };
         let e = check.page(&page).unwrap_err();
         assert_eq!(

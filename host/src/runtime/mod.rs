@@ -39,20 +39,21 @@ pub use state::PluginContext;
 use state::{DeadlineExceeded, Denied, PluginState};
 
 /// The contract version this host supports.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 const CONNECTOR_EXPORT: &str = "hrsync:connector/connector@";
 
 /// The WIT types, for the rest of the host.
 pub mod wit {
     pub use super::bindings::exports::hrsync::connector::connector::{
-        ActionOutput, ActionSpec, Descriptor, EventKind, FieldKind, FieldSpec, HrEvent, Page,
-        WebhookError, WebhookRequest,
+        ActionOutput, ActionSpec, AuthScheme, BasicAuth, BasicPart, Descriptor, EventKind,
+        FieldKind, FieldSpec, HrEvent, KeyPlacement, Listing, Page, WebhookError, WebhookRequest,
     };
     pub use super::bindings::hrsync::connector::http::{
-        HttpError, Method, Request as HttpRequest, Response as HttpResponse,
+        Method, Request as HttpRequest, Response as HttpResponse,
     };
     pub use super::bindings::hrsync::connector::types::{
-        ConnectorError, Field, FieldValue, InvalidRecord, Lifecycle, Person, RemoteFailure,
+        ConnectorError, Fact, Field, FieldValue, HttpError, InvalidRecord, Lifecycle, Person,
+        RemoteFailure,
     };
 }
 

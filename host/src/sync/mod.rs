@@ -336,6 +336,12 @@ impl Engine {
             .connector(&config.sync.connector)
             .map_err(|e| SyncError::Config(e.to_string()))?;
         let connector = Connector::open(connector_settings, runtime)?;
+        if config.sync.removed_termination_dates_action.is_some() {
+            tracing::warn!(
+                "sync.termination_dates_action {}",
+                rules::TERMINATION_DATES_ACTION_REMOVED
+            );
+        }
         let mapper = Mapper::new(&config.mapping)?;
         let structure = Structure::new(&config.sync, &directory.users_ou)?;
         let tz: chrono_tz::Tz = config.sync.time_zone.parse().map_err(|_| {
@@ -391,9 +397,7 @@ impl Engine {
     }
 
     fn today(&self, now: Option<DateTime<Utc>>) -> NaiveDate {
-        now.unwrap_or_else(Utc::now)
-            .with_timezone(&self.tz)
-            .date_naive()
+        plan::today_in(self.tz, now.unwrap_or_else(Utc::now))
     }
 
     /// An LDAP filter that finds what a plan for just these people needs: their accounts (by
@@ -620,42 +624,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Termination dates from the connector action named in `sync.termination_dates_action`.
-    async fn termination_dates(
-        &self,
-        only: Option<&str>,
-    ) -> Result<HashMap<String, NaiveDate>, SyncError> {
-        let Some(action) = &self.config.sync.termination_dates_action else {
-            return Ok(HashMap::new());
-        };
-        // For one person, ask for that person's only (one request instead of every page).
-        let params: Vec<crate::runtime::wit::Field> = only
-            .map(|id| crate::runtime::wit::Field {
-                name: "employment_id".into(),
-                value: crate::runtime::wit::FieldValue::Text(id.to_string()),
-            })
-            .into_iter()
-            .collect();
-        let out = self.connector.invoke(action, &params).await?;
-        let items: Vec<serde_json::Value> = serde_json::from_str(&out.data).unwrap_or_default();
-        let mut dates = HashMap::new();
-        for item in items {
-            if item["status"].as_str() == Some("canceled") {
-                continue;
-            }
-            let (Some(id), Some(date)) = (
-                item["employment_id"].as_str(),
-                item["termination_date"].as_str(),
-            ) else {
-                continue;
-            };
-            if let Ok(d) = NaiveDate::parse_from_str(date.get(..10).unwrap_or(date), "%Y-%m-%d") {
-                dates.insert(id.to_string(), d);
-            }
-        }
-        Ok(dates)
-    }
-
     /// Plans, and with `apply`, applies — holding destructive changes and adoptions past the
     /// safety gate.
     pub async fn run(
@@ -702,7 +670,6 @@ impl Engine {
         focus: Option<&[crate::mapping::Person]>,
         incomplete: Option<&str>,
         pending: &[String],
-        termination_dates: &HashMap<String, NaiveDate>,
         today: NaiveDate,
         earlier: &[plan::Op],
     ) -> Result<Plan, SyncError> {
@@ -735,7 +702,6 @@ impl Engine {
             disabled_ou: self.directory.disabled_ou.as_deref(),
             scope: &scope,
             today,
-            termination_dates,
             disabled_on: &disabled_on,
             incomplete,
             pending,
@@ -750,7 +716,13 @@ impl Engine {
         if p.complete {
             return None;
         }
-        if p.status == crate::mapping::Lifecycle::PreHire {
+        let listing = self.connector.listing();
+        if !listing.has_status {
+            return Some(
+                "the connector's list has no status: it comes with the detail".to_string(),
+            );
+        }
+        if p.status == crate::mapping::Lifecycle::PreHire && p.facts.start_date.is_none() {
             return Some("a pre-hire: the start date comes with the detail".to_string());
         }
         let missing: Vec<&str> = self
@@ -772,7 +744,6 @@ impl Engine {
     async fn plan_listed(
         &self,
         listed: &source::Listed,
-        termination_dates: &HashMap<String, NaiveDate>,
         today: NaiveDate,
     ) -> Result<(Plan, Vec<(String, String)>), SyncError> {
         let mut ready = Vec::new();
@@ -791,7 +762,6 @@ impl Engine {
                 None,
                 listed.incomplete.as_deref(),
                 &pending,
-                termination_dates,
                 today,
                 &[],
             )
@@ -813,17 +783,6 @@ impl Engine {
         if let Some(id) = &opts.only {
             let sourced = source::fetch_one(&self.connector, &self.store, id, &self.keep).await?;
             run.fetched = sourced.fetched;
-            // One person's offboardings only when they are leaving: an event costs one request
-            // (the detail), two only for a leaver.
-            let termination_dates = if sourced
-                .people
-                .iter()
-                .any(|p| p.status == crate::mapping::Lifecycle::Leaving)
-            {
-                self.termination_dates(Some(id)).await?
-            } else {
-                HashMap::new()
-            };
             let plan = self
                 .plan_for(
                     &sourced.people,
@@ -831,7 +790,6 @@ impl Engine {
                     Some(&sourced.people),
                     Some("a run for one person: absence means nothing"),
                     &[],
-                    &termination_dates,
                     today,
                     &run.plan.creates(),
                 )
@@ -843,8 +801,7 @@ impl Engine {
         // 1. Every list page, then everyone who can be planned from it, at once.
         let listed =
             source::list_all(&self.connector, &self.store, rules, &self.keep, progress).await?;
-        let termination_dates = self.termination_dates(None).await?;
-        let (plan, waiting) = self.plan_listed(&listed, &termination_dates, today).await?;
+        let (plan, waiting) = self.plan_listed(&listed, today).await?;
         self.settle(plan, opts, &mut run, progress).await?;
 
         // 2. Details in priority order, applied as they arrive, a batch at a time.
@@ -903,7 +860,6 @@ impl Engine {
                     Some(&ready),
                     Some("enrichment: a batch of details"),
                     &[],
-                    &termination_dates,
                     today,
                     &run.plan.creates(),
                 )
@@ -975,7 +931,6 @@ impl Engine {
                     Some(&people),
                     Some("managers created later in this run"),
                     &[],
-                    &termination_dates,
                     today,
                     &run.plan.creates(),
                 )
@@ -1172,10 +1127,7 @@ impl Engine {
                 progress,
             )
             .await?;
-            let termination_dates = self.termination_dates(None).await?;
-            self.plan_listed(&listed, &termination_dates, today)
-                .await
-                .map(|(plan, _)| plan)
+            self.plan_listed(&listed, today).await.map(|(plan, _)| plan)
         };
         let replanned: Plan = match replanned.await {
             Ok(p) => p,

@@ -23,7 +23,7 @@ use super::scope::WriteScope;
 use super::snapshot::{Account, Names, Snapshot, normalize_dn};
 use super::structure::Structure;
 use crate::directory::escape;
-use crate::mapping::{ExistingEntry, FieldValue, Lifecycle, Mapper, Person, TooLong};
+use crate::mapping::{ExistingEntry, Fact, Lifecycle, Mapper, Person, TooLong};
 
 /// How many further free candidates a create keeps, for an add AD refuses as taken.
 pub const CREATE_FALLBACKS: usize = 3;
@@ -295,9 +295,9 @@ pub struct PlanInput<'a> {
     pub disabled_ou: Option<&'a str>,
     /// Where hrsync may write.
     pub scope: &'a WriteScope,
+    /// Today in `sync.time_zone` ([`today_in`]): every lifecycle decision turns over at its
+    /// midnight.
     pub today: NaiveDate,
-    /// Termination dates by person id (from the connector's offboardings).
-    pub termination_dates: &'a HashMap<String, NaiveDate>,
     /// When hrsync disabled each leaver's account.
     pub disabled_on: &'a HashMap<String, NaiveDate>,
     /// `Some(reason)` when the listing did not complete; `None` when `people` is everyone (then
@@ -321,15 +321,6 @@ enum Target {
     Leaver { delete: bool },
 }
 
-fn date_field(p: &Person, name: &str) -> Option<NaiveDate> {
-    match p.field(name)? {
-        FieldValue::Date(s) | FieldValue::Text(s) => {
-            NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
-        }
-        _ => None,
-    }
-}
-
 fn due_for_delete(id: &str, input: &PlanInput<'_>) -> bool {
     match (input.rules.delete_after_days, input.disabled_on.get(id)) {
         (Some(days), Some(since)) => input.today >= *since + Duration::days(days),
@@ -337,30 +328,75 @@ fn due_for_delete(id: &str, input: &PlanInput<'_>) -> bool {
     }
 }
 
+/// Where a person stands on a day, from the connector's status and the person's dates alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The status is `unknown`: nothing is decided (the account is kept as it is).
+    Undecided,
+    /// Starts later than the pre-hire lead time: no account yet.
+    NotYet,
+    /// A pre-hire within the lead time (or without a start date): a disabled account.
+    PreHire,
+    /// Started and not ended: an enabled account.
+    Due,
+    /// Terminated, or the end date has come: a leaver.
+    Left,
+}
+
+/// The date in `tz` at the instant `now`: "today" for every lifecycle decision.
+pub fn today_in(tz: chrono_tz::Tz, now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+    now.with_timezone(&tz).date_naive()
+}
+
+/// Derives a person's [`Stage`] on `today` (in `sync.time_zone`) from the connector's status
+/// and the start and end dates (the table in `wit/v0.2/connector.wit`). Plugins report facts;
+/// only the host reads a clock.
+///
+/// - `unknown` decides nothing, `terminated` has left;
+/// - otherwise an end date on or before today has left;
+/// - otherwise a start date after today is a pre-hire (whatever the status) within
+///   `prehire_days` of it and not yet before; a `pre-hire` without a start date is a pre-hire;
+/// - otherwise the person is due an enabled account.
+pub fn stage(
+    status: &Lifecycle,
+    start: Option<NaiveDate>,
+    end: Option<NaiveDate>,
+    today: NaiveDate,
+    prehire_days: i64,
+) -> Stage {
+    match status {
+        Lifecycle::Unknown => return Stage::Undecided,
+        Lifecycle::Terminated => return Stage::Left,
+        Lifecycle::PreHire | Lifecycle::Active | Lifecycle::Leaving => {}
+    }
+    if end.is_some_and(|end| today >= end) {
+        return Stage::Left;
+    }
+    match (status, start) {
+        (_, Some(start)) if today >= start => Stage::Due,
+        (_, Some(start)) if today >= start - Duration::days(prehire_days) => Stage::PreHire,
+        (_, Some(_)) => Stage::NotYet,
+        (Lifecycle::PreHire, None) => Stage::PreHire,
+        (_, None) => Stage::Due,
+    }
+}
+
 fn target(p: &Person, input: &PlanInput<'_>) -> Target {
-    let today = input.today;
-    let termination = input
-        .termination_dates
-        .get(&p.id)
-        .copied()
-        .or_else(|| date_field(p, "termination_date"));
-    let leaver = || Target::Leaver {
-        delete: due_for_delete(&p.id, input),
-    };
-    let ended = termination.is_some_and(|t| today >= t);
-    match p.status {
-        Lifecycle::Unknown => Target::Keep,
-        Lifecycle::Terminated => leaver(),
-        Lifecycle::Leaving | Lifecycle::Active if ended => leaver(),
-        Lifecycle::Leaving | Lifecycle::Active => Target::Account { enabled: true },
-        Lifecycle::PreHire => match date_field(p, "start_date") {
-            None => Target::Account { enabled: false },
-            Some(start) if today >= start => Target::Account { enabled: true },
-            Some(start) if today >= start - Duration::days(input.rules.prehire_days) => {
-                Target::Account { enabled: false }
-            }
-            Some(_) => Target::NotYet,
+    let stage = stage(
+        &p.status,
+        p.date(Fact::StartDate),
+        p.date(Fact::EndDate),
+        input.today,
+        input.rules.prehire_days,
+    );
+    match stage {
+        Stage::Undecided => Target::Keep,
+        Stage::Left => Target::Leaver {
+            delete: due_for_delete(&p.id, input),
         },
+        Stage::NotYet => Target::NotYet,
+        Stage::PreHire => Target::Account { enabled: false },
+        Stage::Due => Target::Account { enabled: true },
     }
 }
 
@@ -450,7 +486,9 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             continue;
         };
         let Some(manager_id) = person
-            .text("manager_employment_id")
+            .facts
+            .manager_id
+            .as_deref()
             .filter(|m| !m.trim().is_empty())
         else {
             continue;
@@ -646,7 +684,9 @@ fn correlate<'s>(
 }
 
 fn display_name(p: &Person) -> String {
-    p.text("full_name")
+    p.facts
+        .display_name
+        .as_deref()
         .map(|n| crate::mapping::clean::clean(n).into_owned())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| p.id.clone())
@@ -1183,7 +1223,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::mapping::{AttributeRule, MappingConfig};
+    use crate::mapping::{AttributeRule, FieldValue, MappingConfig};
     use crate::sync::rules::MatchRule;
 
     const OU: &str = "OU=Staff,DC=corp,DC=example";
@@ -1205,10 +1245,12 @@ mod tests {
             id: id.into(),
             status,
             source_status: "x".into(),
+            facts: Default::default(),
             fields: f,
             raw: None,
             complete: true,
         }
+        .lift_facts()
     }
 
     fn account(dn: &str, attrs: &[(&str, &str)]) -> Account {
@@ -1281,7 +1323,6 @@ mod tests {
                 "OU=Disabled,DC=corp,DC=example".to_string(),
             ]),
             today: today.parse().unwrap(),
-            termination_dates: &HashMap::new(),
             disabled_on: &disabled,
             incomplete: f.incomplete.as_deref(),
             pending: &[],
@@ -1702,7 +1743,6 @@ mod tests {
                 disabled_ou: None,
                 scope: &WriteScope::new(&[OU.to_string()]),
                 today: "2026-01-10".parse().unwrap(),
-                termination_dates: &HashMap::new(),
                 disabled_on: &HashMap::new(),
                 incomplete: None,
                 pending: &[],
@@ -1792,5 +1832,110 @@ mod tests {
                 .contains("no account yet")
         );
         assert!(p.quarantined.is_empty(), "{:?}", p.quarantined);
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn the_stage_comes_from_the_status_and_the_dates_alone() {
+        let today = d("2026-03-10");
+        let s = |status: Lifecycle, start: Option<&str>, end: Option<&str>| {
+            stage(&status, start.map(d), end.map(d), today, 7)
+        };
+        // Unknown decides nothing, whatever the dates; terminated has left, whatever the dates.
+        assert_eq!(
+            s(Lifecycle::Unknown, None, Some("2026-01-01")),
+            Stage::Undecided
+        );
+        assert_eq!(
+            s(Lifecycle::Terminated, Some("2027-01-01"), None),
+            Stage::Left
+        );
+        // An end date on or before today has left; after today, not yet.
+        assert_eq!(s(Lifecycle::Leaving, None, Some("2026-03-10")), Stage::Left);
+        assert_eq!(s(Lifecycle::Active, None, Some("2026-03-09")), Stage::Left);
+        assert_eq!(s(Lifecycle::Leaving, None, Some("2026-03-11")), Stage::Due);
+        // A future start is a pre-hire whatever the status (a system without a pre-hire status).
+        assert_eq!(
+            s(Lifecycle::Active, Some("2026-03-17"), None),
+            Stage::PreHire
+        );
+        assert_eq!(
+            s(Lifecycle::Active, Some("2026-03-18"), None),
+            Stage::NotYet
+        );
+        assert_eq!(s(Lifecycle::PreHire, Some("2026-03-10"), None), Stage::Due);
+        assert_eq!(s(Lifecycle::PreHire, Some("2026-03-01"), None), Stage::Due);
+        assert_eq!(s(Lifecycle::PreHire, None, None), Stage::PreHire);
+        assert_eq!(s(Lifecycle::Active, None, None), Stage::Due);
+        // A pre-hire whose end date came before the start (an offer withdrawn) has left.
+        assert_eq!(
+            s(Lifecycle::PreHire, Some("2026-04-01"), Some("2026-03-01")),
+            Stage::Left
+        );
+    }
+
+    #[test]
+    fn today_turns_over_at_midnight_in_the_configured_time_zone() {
+        use chrono::TimeZone;
+        let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+        let end = Some(d("2026-03-10"));
+        // 22:30 UTC on the 9th is 23:30 in Berlin (UTC+1 in March): still the 9th.
+        let before = chrono::Utc.with_ymd_and_hms(2026, 3, 9, 22, 30, 0).unwrap();
+        // 23:30 UTC is 00:30 on the 10th in Berlin, but still the 9th in UTC.
+        let after = chrono::Utc.with_ymd_and_hms(2026, 3, 9, 23, 30, 0).unwrap();
+        assert_eq!(today_in(berlin, before), d("2026-03-09"));
+        assert_eq!(today_in(berlin, after), d("2026-03-10"));
+        assert_eq!(today_in(chrono_tz::UTC, after), d("2026-03-09"));
+        let stage_at = |tz, now| stage(&Lifecycle::Leaving, None, end, today_in(tz, now), 7);
+        assert_eq!(stage_at(berlin, before), Stage::Due);
+        assert_eq!(stage_at(berlin, after), Stage::Left);
+        assert_eq!(stage_at(chrono_tz::UTC, after), Stage::Due);
+        // The same for a start date west of UTC: 02:00 UTC on the 10th is the 9th in New York.
+        let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        let early = chrono::Utc.with_ymd_and_hms(2026, 3, 10, 2, 0, 0).unwrap();
+        let start = Some(d("2026-03-10"));
+        assert_eq!(
+            stage(&Lifecycle::Active, start, None, today_in(ny, early), 0),
+            Stage::NotYet
+        );
+        assert_eq!(
+            stage(
+                &Lifecycle::Active,
+                start,
+                None,
+                today_in(chrono_tz::UTC, early),
+                0
+            ),
+            Stage::Due
+        );
+    }
+
+    #[test]
+    fn an_end_date_fact_makes_a_leaver_in_the_plan() {
+        let f = fixture(SyncRules::default());
+        let mut p = person("e1", Lifecycle::Leaving, &[]);
+        p.facts.end_date = Some("2026-01-01".into());
+        let enabled = account(
+            "CN=Ada Lovelace,OU=Staff,DC=corp,DC=example",
+            &[("employeeNumber", "e1"), ("userAccountControl", "512")],
+        );
+        let before = run(&f, &[p.clone()], vec![enabled.clone()], "2025-12-31", &[]);
+        assert!(!before.people[0].leaver, "{:?}", before.people[0]);
+        let on = run(&f, &[p], vec![enabled], "2026-01-01", &[]);
+        assert!(on.people[0].leaver, "{:?}", on.people[0]);
+    }
+
+    #[test]
+    fn old_field_names_still_reach_the_facts() {
+        let p = person("e1", Lifecycle::Active, &[("manager_employment_id", "b1")]);
+        assert_eq!(p.facts.manager_id.as_deref(), Some("b1"));
+        assert_eq!(p.facts.display_name.as_deref(), Some("Ada Lovelace"));
+        assert_eq!(p.text("full_name"), Some("Ada Lovelace"));
+        assert_eq!(p.text("display_name"), Some("Ada Lovelace"));
+        assert_eq!(p.text("manager_employment_id"), Some("b1"));
+        assert_eq!(p.text("manager_id"), Some("b1"));
     }
 }

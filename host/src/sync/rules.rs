@@ -26,7 +26,7 @@ pub struct SyncRules {
     pub ou: Option<String>,
     /// The account's CN candidates (ordered fallbacks, unique within the OU).
     pub cn: Vec<String>,
-    /// The time zone in which dates (start, termination) turn over.
+    /// The time zone in which dates (start, end) turn over: "today" for every lifecycle decision.
     pub time_zone: String,
     /// Pre-hires get their account (disabled) this many days before the start date.
     pub prehire_days: i64,
@@ -34,8 +34,10 @@ pub struct SyncRules {
     pub delete_after_days: Option<i64>,
     /// Groups managed by rule. Groups not listed here are never touched.
     pub groups: Vec<GroupRule>,
-    /// The connector action that lists termination dates (`[{employment_id, termination_date}]`).
-    pub termination_dates_action: Option<String>,
+    /// Removed in hrsync 0.2 (connectors report end dates as a typed fact); read only to say so
+    /// ([`TERMINATION_DATES_ACTION_REMOVED`]).
+    #[serde(rename = "termination_dates_action", skip_serializing)]
+    pub removed_termination_dates_action: Option<String>,
     /// Set a random initial password and enable new accounts (the default; needs LDAPS or
     /// StartTLS). `false` creates accounts disabled, without a password.
     pub set_initial_password: bool,
@@ -46,6 +48,10 @@ pub struct SyncRules {
     /// The safety gate.
     pub safety: Safety,
 }
+
+/// What `sync.termination_dates_action` gets: it is ignored, and `hrsync config check` asks to
+/// delete it.
+pub const TERMINATION_DATES_ACTION_REMOVED: &str = "is no longer used and is ignored: since hrsync 0.2 (contract hrsync:connector@0.2.0) a connector reports each person's end date itself (the Remote connector reads its offboardings), and hrsync reads no connector's action output; delete this line";
 
 /// A secondary match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,7 +127,7 @@ impl Default for SyncRules {
             prehire_days: 7,
             delete_after_days: None,
             groups: Vec::new(),
-            termination_dates_action: None,
+            removed_termination_dates_action: None,
             set_initial_password: true,
             max_detail_fetches: None,
             detail_max_age_days: 1,

@@ -16,7 +16,7 @@ use super::SyncError;
 use super::plan::Quarantined;
 use super::progress::Progress;
 use super::rules::SyncRules;
-use crate::connector::{Connector, ConnectorError, Rejected};
+use crate::connector::{self, Connector, ConnectorError, Rejected};
 use crate::mapping::{Lifecycle, Person};
 use crate::store::{PersonState, Store, StoreError};
 
@@ -124,8 +124,8 @@ fn quarantined(r: Rejected) -> Quarantined {
 /// A stable hash of what the list says of a person (its kept fields) and of which fields are
 /// kept: when the configuration starts using another field, every cached detail is stale.
 fn list_hash(p: &Person, keep: &FieldSet) -> String {
-    let json =
-        serde_json::to_vec(&(&p.status, &p.source_status, &p.fields, keep)).unwrap_or_default();
+    let json = serde_json::to_vec(&(&p.status, &p.source_status, &p.facts, &p.fields, keep))
+        .unwrap_or_default();
     hex::encode(&Sha256::digest(&json)[..12])
 }
 
@@ -139,14 +139,22 @@ fn save(store: &Store, p: &Person, list_hash: Option<&str>) -> Result<(), SyncEr
     Ok(())
 }
 
-/// The detail overlaid with the (newer) list fields and status.
-fn merge(list: Person, detail: &Person) -> Person {
+/// The detail overlaid with what the (newer) list record carries: the facts the connector's
+/// list holds (a `None` there clears), the status when the list has one, every field of the
+/// list record, and the top-level keys of `raw`. The rules of record are in
+/// `wit/v0.2/connector.wit` ("List records, details, and how they merge").
+fn merge(list: Person, detail: &Person, listing: &connector::Listing) -> Person {
     let mut merged = detail.clone();
     for (k, v) in list.fields {
         merged.fields.insert(k, v);
     }
-    merged.status = list.status;
-    merged.source_status = list.source_status;
+    for fact in &listing.facts {
+        *merged.facts.slot_mut(*fact) = list.facts.slot(*fact).clone();
+    }
+    if listing.has_status {
+        merged.status = list.status;
+        merged.source_status = list.source_status;
+    }
     if list.raw.is_some() {
         // Keep the detail's raw (a superset) — but the list's is newer for the keys it has.
         if let (Some(serde_json::Value::Object(d)), Some(serde_json::Value::Object(l))) =
@@ -321,15 +329,16 @@ pub async fn list_all(
     for p in listed {
         let state = states.get(&p.id);
         // Details cached before the configuration dropped a field are trimmed here too.
+        // A detail cached by hrsync 0.1 holds the facts as fields: lifted here.
         let cached = state
             .and_then(|s| s.detail.as_deref())
             .and_then(|d| serde_json::from_str::<Person>(d).ok())
-            .map(|d| retained(&d, keep));
+            .map(|d| retained(&d.lift_facts(), keep));
         let current = state.and_then(|s| s.detail_hash.as_deref())
             == out.hashes.get(&p.id).map(String::as_str);
         out.people.push(match cached {
             Some(d) if current => d,
-            Some(d) => merge(p, &d),
+            Some(d) => merge(p, &d, connector.listing()),
             None => p,
         });
     }
@@ -365,8 +374,11 @@ pub async fn fetch_details(
         match connector.get(id).await {
             Ok(Ok(detail)) => {
                 let mut detail = retained(&detail, keep);
-                // The list's status is the newer word on where the person stands.
-                if let Some(p) = listed.people.iter().find(|p| &p.id == id) {
+                // The list's status is the newer word on where the person stands (when the
+                // connector's list has one).
+                if connector.listing().has_status
+                    && let Some(p) = listed.people.iter().find(|p| &p.id == id)
+                {
                     detail.status = p.status.clone();
                     detail.source_status = p.source_status.clone();
                 }
@@ -402,6 +414,7 @@ mod tests {
             id: id.to_string(),
             status: Lifecycle::Active,
             source_status: "active".into(),
+            facts: Default::default(),
             fields: Default::default(),
             raw: None,
             complete: false,

@@ -5,8 +5,13 @@
 //!
 //! - `list-people`: `GET /v1/employments?page_size=100&page=N`; the cursor is the next page number.
 //!   List items carry no manager and no start date: the engine asks `get-person` for those.
-//! - `get-person`: `GET /v1/employments/{id}`.
-//! - Lifecycle: see [`mapping::lifecycle`] for the table.
+//! - `get-person`: `GET /v1/employments/{id}`; for an employment in `offboarding`, also
+//!   `GET /v1/offboardings?employment_id=…`, whose termination date becomes the person's
+//!   `end_date` (see [`offboardings`]).
+//! - Lifecycle: see [`mapping::lifecycle`] for the table; no clock (the host decides from the
+//!   start and end dates when an account is due).
+//! - Authentication: a bearer token (Remote's API token) or OAuth 2.0 (client credentials or a
+//!   rotating refresh token).
 //! - Names: see [`mapping::split_name`].
 //! - Webhooks: `X-Remote-Signature` is the lowercase hex HMAC-SHA256 of `body + ":" +
 //!   X-Remote-Timestamp`, checked by the host against the connector's `webhook_secret`; a
@@ -17,6 +22,7 @@
 
 mod actions;
 pub mod mapping;
+pub mod offboardings;
 mod webhooks;
 
 use hrsync_sdk::prelude::*;
@@ -33,7 +39,11 @@ impl Connector for Remote {
     }
 
     fn describe(&self) -> Descriptor {
-        let mut d = DescriptorBuilder::new("remote", env!("CARGO_PKG_VERSION"));
+        let mut d = DescriptorBuilder::new("remote", env!("CARGO_PKG_VERSION"))
+            .auth(AuthScheme::Bearer)
+            .auth(AuthScheme::OauthClientCredentials)
+            .auth(AuthScheme::OauthRefreshToken)
+            .list_facts(mapping::LIST_FACTS);
         for (name, kind, description, example) in mapping::FIELDS {
             d = d.field(name, *kind, description, example);
         }
@@ -88,7 +98,11 @@ impl Connector for Remote {
                 "the employment answer has no `data.employment` object",
             )));
         }
-        mapping::person(employment, true).map_err(Error::InvalidData)
+        let mut person = mapping::person(employment, true).map_err(Error::InvalidData)?;
+        if offboardings::has_offboarding(&person.source_status) {
+            person.end_date = offboardings::end_date(&person.id)?;
+        }
+        Ok(person)
     }
 
     fn parse_webhook(&self, request: &WebhookRequest) -> Result<Vec<HrEvent>, WebhookError> {

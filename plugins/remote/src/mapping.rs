@@ -3,7 +3,12 @@
 use hrsync_sdk::prelude::*;
 use serde_json::Value;
 
-/// The fields this connector yields: name, kind, description, example.
+/// The fields this connector yields besides the typed facts: name, kind, description, example.
+///
+/// The facts: `display_name` (Remote's `full_name`), `given_name` and `family_name`
+/// (`basic_information`, or split from `full_name` in a detail), `work_email`, `start_date`
+/// (`provisional_start_date`, detail only), `manager_id` (`manager_employment_id`, detail only)
+/// and `end_date` (the termination date of the employment's offboarding, detail only).
 pub const FIELDS: &[(&str, FieldKind, &str, &str)] = &[
     (
         "id",
@@ -18,24 +23,6 @@ pub const FIELDS: &[(&str, FieldKind, &str, &str)] = &[
         "A1B2C3",
     ),
     (
-        "full_name",
-        FieldKind::Text,
-        "Full name as entered in Remote",
-        "José Müller",
-    ),
-    (
-        "first_name",
-        FieldKind::Text,
-        "Given name (basic_information, or split from full_name)",
-        "José",
-    ),
-    (
-        "last_name",
-        FieldKind::Text,
-        "Surname (basic_information, or split from full_name)",
-        "Müller",
-    ),
-    (
         "personal_email",
         FieldKind::Text,
         "Personal email",
@@ -46,12 +33,6 @@ pub const FIELDS: &[(&str, FieldKind, &str, &str)] = &[
         FieldKind::Text,
         "Email the person signs in to Remote with",
         "jose@example.org",
-    ),
-    (
-        "work_email",
-        FieldKind::Text,
-        "Work email, if set",
-        "jose.muller@corp.example",
     ),
     ("job_title", FieldKind::Text, "Job title", "Staff Engineer"),
     (
@@ -93,22 +74,10 @@ pub const FIELDS: &[(&str, FieldKind, &str, &str)] = &[
         "onboarded",
     ),
     (
-        "start_date",
-        FieldKind::Date,
-        "provisional_start_date (detail only)",
-        "2026-01-05",
-    ),
-    (
         "seniority_date",
         FieldKind::Date,
         "Seniority date (detail only)",
         "2026-01-05",
-    ),
-    (
-        "manager_employment_id",
-        FieldKind::Text,
-        "The manager's employment id (detail only)",
-        "5d1c…",
     ),
     (
         "manager_email",
@@ -195,7 +164,12 @@ pub fn split_name(full_name: &str) -> (Option<String>, Option<String>) {
     (first, last)
 }
 
-/// Maps one employment (list item or detail) to a person, or says why it cannot.
+/// The facts a list item carries whenever Remote has them (the rest come with the detail).
+/// Remote's list items have no name parts, so given and family names are not among them.
+pub const LIST_FACTS: &[Fact] = &[Fact::DisplayName, Fact::WorkEmail];
+
+/// Maps one employment (list item or detail) to a person, or says why it cannot. A detail's end
+/// date is added by [`crate::offboardings::end_date`].
 pub fn person(e: &Value, complete: bool) -> Result<Person, InvalidRecord> {
     let id = match e["id"].as_str() {
         Some(id) if !id.trim().is_empty() => id,
@@ -243,14 +217,14 @@ pub fn person(e: &Value, complete: bool) -> Result<Person, InvalidRecord> {
 
     let s = |k: &str| e[k].as_str();
     let builder = PersonBuilder::new(id, lifecycle(status), status)
+        .display_name(full_name.as_deref())
+        .given_name(first_name.as_deref())
+        .family_name(last_name.as_deref())
+        .work_email(s("work_email"))
         .text("id", Some(id))
         .text("short_id", s("short_id"))
-        .text("full_name", full_name.as_deref())
-        .text("first_name", first_name.as_deref())
-        .text("last_name", last_name.as_deref())
         .text("personal_email", s("personal_email"))
         .text("login_email", s("login_email"))
-        .text("work_email", s("work_email"))
         .text("job_title", s("job_title"))
         .text("department", s("department"))
         .text(
@@ -267,9 +241,9 @@ pub fn person(e: &Value, complete: bool) -> Result<Person, InvalidRecord> {
         .text("partner_external_id", s("partner_external_id"));
     let builder = if complete {
         builder
-            .date("start_date", date_of(e, id, "provisional_start_date")?)
+            .start_date(date_of(e, id, "provisional_start_date")?)?
             .date("seniority_date", date_of(e, id, "seniority_date")?)
-            .text("manager_employment_id", s("manager_employment_id"))
+            .manager_id(s("manager_employment_id"))
             .text("manager_email", s("manager_email"))
             .text("manager_name", manager_name(&e["manager"]))
             .text("user_status", s("user_status"))

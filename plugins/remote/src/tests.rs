@@ -44,13 +44,16 @@ fn list_reads_a_page_and_quarantines_only_the_bad_record() {
     assert_eq!(page.total, Some(250));
     let zoe = &page.people[0];
     // A list record has no name parts; splitting `full_name` would be a guess.
-    assert_eq!(field(zoe, "first_name"), &FieldValue::Null);
-    assert_eq!(
-        field(zoe, "full_name"),
-        &FieldValue::Text("Zoë Ångström".into())
-    );
+    assert_eq!(zoe.given_name, None);
+    assert_eq!(zoe.display_name.as_deref(), Some("Zoë Ångström"));
     assert_eq!(field(zoe, "country_code"), &FieldValue::Text("DE".into()));
-    assert_eq!(field(zoe, "work_email"), &FieldValue::Null);
+    assert_eq!(zoe.work_email, None);
+    // Facts are never fields too.
+    assert!(
+        zoe.fields
+            .iter()
+            .all(|f| f.name != "full_name" && f.name != "work_email")
+    );
     assert!(!zoe.complete);
     assert_eq!(page.people[1].status, Lifecycle::Unknown);
     assert_eq!(page.people[1].source_status, "weird_new_status");
@@ -84,21 +87,53 @@ fn get_prefers_basic_information_and_reads_manager_and_dates() {
     let p = harness.run(|| Remote.get("e-1")).unwrap();
     assert!(p.complete);
     assert_eq!(p.status, Lifecycle::PreHire);
-    assert_eq!(
-        field(&p, "first_name"),
-        &FieldValue::Text("Maria da Graça".into())
-    );
-    assert_eq!(field(&p, "last_name"), &FieldValue::Text("Souza".into()));
-    assert_eq!(
-        field(&p, "start_date"),
-        &FieldValue::Date("2026-12-01".into())
-    );
-    assert_eq!(
-        field(&p, "manager_employment_id"),
-        &FieldValue::Text("m-1".into())
-    );
+    assert_eq!(p.given_name.as_deref(), Some("Maria da Graça"));
+    assert_eq!(p.family_name.as_deref(), Some("Souza"));
+    assert_eq!(p.start_date.as_deref(), Some("2026-12-01"));
+    assert_eq!(p.manager_id.as_deref(), Some("m-1"));
+    // Not offboarding: no offboardings request, no end date.
+    assert_eq!(p.end_date, None);
+    assert_eq!(harness.requests().len(), 1);
     let raw: serde_json::Value = serde_json::from_str(p.raw.as_deref().unwrap()).unwrap();
     assert_eq!(raw["country"]["alpha_2_code"], "DE");
+}
+
+#[test]
+fn an_offboarding_s_termination_date_is_the_end_date() {
+    let harness = Harness::new()
+        .route(Method::Get, "/v1/employments/e-2", |_| {
+            let e = employment("e-2", "Ada Lovelace", "offboarding");
+            Reply::json(200, &json!({"data": {"employment": e}}))
+        })
+        .route(Method::Get, "/v1/offboardings", |req| {
+            assert!(req.query.contains(&("employment_id".into(), "e-2".into())));
+            assert!(req.query.contains(&("type".into(), "termination".into())));
+            Reply::json(
+                200,
+                &json!({"data": {"total_pages": 1, "offboardings": [
+                    {"employment_id": "e-2", "status": "canceled", "termination_date": "2027-01-31"},
+                    {"employment_id": "e-2", "status": "submitted", "termination_date": "2026-12-15"},
+                    {"employment_id": "e-2", "status": "done", "termination_date": "2026-11-30"},
+                ]}}),
+            )
+        });
+    let p = harness.run(|| Remote.get("e-2")).unwrap();
+    assert_eq!(p.status, Lifecycle::Leaving);
+    assert_eq!(p.end_date.as_deref(), Some("2026-12-15"));
+}
+
+#[test]
+fn the_descriptor_declares_auth_and_what_the_list_holds() {
+    let d = Remote.describe();
+    assert!(d.auth.contains(&AuthScheme::Bearer));
+    assert!(d.auth.contains(&AuthScheme::OauthRefreshToken));
+    assert_eq!(d.listing.facts, vec![Fact::DisplayName, Fact::WorkEmail]);
+    assert!(d.listing.has_status);
+    assert!(
+        d.fields
+            .iter()
+            .all(|f| f.name != "start_date" && f.name != "first_name")
+    );
 }
 
 #[test]

