@@ -883,7 +883,6 @@ impl Engine {
                     Some(&ready),
                     Some("enrichment: people held for their manager"),
                     &[],
-                    &termination_dates,
                     today,
                     &run.plan.creates(),
                 )
@@ -1019,6 +1018,10 @@ impl Engine {
         run.held.reverse();
         run.held.retain(|p| seen.insert(p.person_id.clone()));
         run.held.reverse();
+        // Connector endpoints that gave someone no fields (the run went on without them).
+        let endpoint_notes = self.connector.endpoints().take_notes();
+        run.notes
+            .extend(endpoint_notes.iter().map(ToString::to_string));
         let summary = report::summary_line(&run.plan);
         let mut report = RunReport {
             run_id: run.id,

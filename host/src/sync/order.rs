@@ -13,9 +13,6 @@ use std::collections::{HashMap, HashSet};
 
 use crate::mapping::Person;
 
-/// The field naming a person's manager by HR id.
-const MANAGER_FIELD: &str = "manager_employment_id";
-
 /// The details still to fetch this run, and the people held for their manager.
 #[derive(Debug)]
 pub struct Queue {
@@ -133,7 +130,7 @@ impl Queue {
         in_batch: &HashSet<String>,
         has_account: &dyn Fn(&str) -> bool,
     ) -> Option<String> {
-        let manager = p.text(MANAGER_FIELD)?.trim();
+        let manager = p.facts.manager_id.as_deref()?.trim();
         if manager.is_empty() || manager == p.id || has_account(&p.id) || has_account(manager) {
             return None;
         }
@@ -185,22 +182,21 @@ impl Queue {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::mapping::{FieldValue, Lifecycle};
+    use crate::mapping::Lifecycle;
 
     fn person(id: &str, manager: Option<&str>) -> Person {
-        let mut p = Person {
+        Person {
             id: id.to_string(),
             status: Lifecycle::Active,
             source_status: "active".into(),
+            facts: crate::mapping::Facts {
+                manager_id: manager.map(str::to_string),
+                ..Default::default()
+            },
             fields: Default::default(),
             raw: None,
             complete: true,
-        };
-        if let Some(m) = manager {
-            p.fields
-                .insert(MANAGER_FIELD.into(), FieldValue::Text(m.to_string()));
         }
-        p
     }
 
     fn ids(people: &[Person]) -> Vec<&str> {
