@@ -238,6 +238,9 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
                         println!("· {n}");
                     }
                 } else {
+                    for n in &r.notes {
+                        println!("· {n}");
+                    }
                     println!("run {}: planned only; `hrsync sync` applies it", r.run_id);
                 }
             }
@@ -587,6 +590,12 @@ async fn connector_test(connector: &Connector) -> Result<(), Failure> {
         "{:<24} {:<10} also: raw.<json path> for any field of the HR record",
         "raw", "json"
     );
+    if !connector.endpoints().list().is_empty() {
+        // The detail above already called them once; the notes are the trials' problems.
+        connector.endpoints().clear_notes();
+        let trials = connector.endpoints().test(sample, &page.people).await;
+        print!("{}", crate::endpoints::report::render(&trials, &sample.id));
+    }
     if !d.actions.is_empty() {
         println!(
             "\nactions: {}",

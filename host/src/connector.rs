@@ -110,6 +110,8 @@ pub struct Connector {
     /// connector's credentials and the plugin's own requests share it (and its governor).
     tokens: Arc<TokenSource>,
     listing: Listing,
+    /// `[[connectors.NAME.endpoints]]`: their fields join the people listed and fetched.
+    endpoints: crate::endpoints::Endpoints,
 }
 
 impl Connector {
@@ -169,6 +171,13 @@ impl Connector {
         if slot.set(http).is_err() {
             return Err(setup("the HTTP backend was set up twice".to_string()));
         }
+        let endpoints = crate::endpoints::Endpoints::new(
+            &settings.name,
+            settings.endpoints.clone(),
+            Arc::new(Deferred(slot.clone())),
+            settings.base_url.clone(),
+            settings.settings.clone(),
+        );
         Ok(Connector {
             name: settings.name.clone(),
             plugin,
@@ -176,12 +185,18 @@ impl Connector {
             governor,
             tokens,
             listing: listing(&descriptor.listing),
+            endpoints,
         })
     }
 
     /// What the connector's list records hold.
     pub fn listing(&self) -> &Listing {
         &self.listing
+    }
+
+    /// The endpoints configured beside the plugin's own, and the notes they left.
+    pub fn endpoints(&self) -> &crate::endpoints::Endpoints {
+        &self.endpoints
     }
 
     /// The connector's name.
@@ -242,6 +257,11 @@ impl Connector {
                 Err(r) => refused.push(r),
             }
         }
+        if cursor.is_none() {
+            // A listing starts: the company-wide endpoints are read once for the run.
+            self.endpoints.refresh().await;
+        }
+        self.endpoints.add_company_fields(&mut people).await;
         Ok(PeoplePage {
             people,
             rejected: refused,
@@ -253,7 +273,13 @@ impl Connector {
     /// One person with every detail.
     pub async fn get(&self, id: &str) -> Result<Result<Person, Rejected>, ConnectorError> {
         match self.plugin.get(id).await? {
-            Ok(p) => Ok(person(p)),
+            Ok(p) => match person(p) {
+                Ok(mut p) => {
+                    self.endpoints.enrich(&mut p).await;
+                    Ok(Ok(p))
+                }
+                Err(r) => Ok(Err(r)),
+            },
             Err(wit::ConnectorError::InvalidData(r)) => Ok(Err(rejected(r))),
             Err(e) => Err(self.failed("get-person", e)),
         }

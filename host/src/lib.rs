@@ -10,6 +10,7 @@ pub mod config;
 pub mod connector;
 pub mod directory;
 pub mod egress;
+pub mod endpoints;
 pub mod http;
 pub mod mapping;
 pub mod orchestration;

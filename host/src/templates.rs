@@ -62,6 +62,24 @@ fn field_value(v: &FieldValue) -> Value {
     }
 }
 
+/// A person as templates see `person`: every field (endpoint fields nested:
+/// `person.timeoff.end_date`), `id`, `status`, `source_status` and `raw`.
+pub fn person_value(p: &Person) -> Value {
+    let mut m: BTreeMap<String, Value> = p
+        .values()
+        .iter()
+        .map(|(k, v)| (k.clone(), field_value(v)))
+        .collect();
+    crate::mapping::nest::nest(&mut m);
+    m.insert("id".into(), Value::from(p.id.clone()));
+    m.insert("status".into(), Value::from(p.status.as_str()));
+    m.insert("source_status".into(), Value::from(p.source_status.clone()));
+    if let Some(raw) = &p.raw {
+        m.insert("raw".into(), Value::from_serialize(raw));
+    }
+    Value::from(m)
+}
+
 impl Context {
     /// A context of a person and their account (either may be missing).
     pub fn new(
@@ -70,18 +88,7 @@ impl Context {
     ) -> Self {
         let mut root: BTreeMap<String, Value> = BTreeMap::new();
         if let Some(p) = person {
-            let mut m: BTreeMap<String, Value> = p
-                .values()
-                .iter()
-                .map(|(k, v)| (k.clone(), field_value(v)))
-                .collect();
-            m.insert("id".into(), Value::from(p.id.clone()));
-            m.insert("status".into(), Value::from(p.status.as_str()));
-            m.insert("source_status".into(), Value::from(p.source_status.clone()));
-            if let Some(raw) = &p.raw {
-                m.insert("raw".into(), Value::from_serialize(raw));
-            }
-            root.insert("person".into(), Value::from(m));
+            root.insert("person".into(), person_value(p));
         }
         if let Some((dn, attrs)) = user {
             let mut m: BTreeMap<String, Value> = BTreeMap::new();
@@ -244,6 +251,7 @@ mod tests {
             id: "e-1".into(),
             status: Lifecycle::Active,
             source_status: "active".into(),
+            facts: Default::default(),
             fields: [(
                 "full_name".to_string(),
                 FieldValue::Text(r#"a","admin":true,"b":"<x>&'../?q=1#"#.into()),
@@ -251,7 +259,8 @@ mod tests {
             .into(),
             raw: None,
             complete: true,
-        };
+        }
+        .lift_facts();
         Context::new(Some(&p), None)
     }
 

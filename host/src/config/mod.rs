@@ -164,6 +164,9 @@ struct RawConnector {
     webhook_secret: Option<SecretRef>,
     #[serde(default)]
     settings: BTreeMap<String, toml::Value>,
+    /// `[[connectors.NAME.endpoints]]` (see [`crate::endpoints`]).
+    #[serde(default)]
+    endpoints: Vec<crate::endpoints::RawEndpoint>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -280,6 +283,8 @@ pub struct ConnectorSettings {
     pub memory_bytes: usize,
     pub secrets: BTreeMap<String, Secret>,
     pub settings: BTreeMap<String, String>,
+    /// Endpoints called beside the plugin's own ([`crate::endpoints`]).
+    pub endpoints: Vec<crate::endpoints::Endpoint>,
 }
 
 impl Config {
@@ -486,6 +491,8 @@ impl Config {
                     (k, text)
                 })
                 .collect();
+            let endpoints = crate::endpoints::Endpoint::parse_all(c.endpoints)
+                .map_err(|e| invalid(&key(&e.key), e.message))?;
             connectors.insert(
                 name.clone(),
                 ConnectorSettings {
@@ -499,6 +506,7 @@ impl Config {
                     memory_bytes: c.memory_mib.unwrap_or(64) << 20,
                     secrets,
                     settings,
+                    endpoints,
                     name,
                 },
             );

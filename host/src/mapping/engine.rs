@@ -698,11 +698,13 @@ fn add_template(
 
 /// The template context: every field and fact by name, then the engine's own names (which win).
 fn build_context(person: &Person) -> BTreeMap<String, Value> {
-    let fields: BTreeMap<String, Value> = person
+    let mut fields: BTreeMap<String, Value> = person
         .values()
         .iter()
         .map(|(k, v)| (k.clone(), field_value(v)))
         .collect();
+    // Endpoint fields (`timeoff.end_date`) read as `timeoff.end_date`.
+    super::nest::nest(&mut fields);
     let mut ctx: BTreeMap<String, Value> = fields
         .iter()
         .filter(|(k, _)| !RESERVED.contains(&k.as_str()))

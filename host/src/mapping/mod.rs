@@ -119,6 +119,7 @@ mod config;
 mod engine;
 mod error;
 pub(crate) mod filters;
+pub mod nest;
 mod person;
 
 #[cfg(test)]

@@ -49,10 +49,12 @@ fn ctx() -> Context {
         id: "e-1".into(),
         status: Lifecycle::Active,
         source_status: "active".into(),
+        facts: Default::default(),
         fields: [("full_name".to_string(), FieldValue::Text(HOSTILE.into()))].into(),
         raw: None,
         complete: true,
-    };
+    }
+    .lift_facts();
     Context::new(Some(&p), None)
 }
 

@@ -59,8 +59,14 @@ impl FieldSet {
     }
 
     /// Whether the field `name` is kept.
+    /// A connector endpoint's field (`timeoff.end_date`) is kept when a template names it or
+    /// its endpoint (`timeoff`).
     pub fn keeps(&self, name: &str) -> bool {
-        self.all || self.fields.contains(name)
+        self.all
+            || self.fields.contains(name)
+            || name
+                .split_once('.')
+                .is_some_and(|(endpoint, _)| self.fields.contains(endpoint))
     }
 
     /// Whether the HR system's own record is kept.
