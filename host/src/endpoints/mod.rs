@@ -53,6 +53,9 @@ mod fetch;
 mod records;
 pub mod report;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

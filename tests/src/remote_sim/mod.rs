@@ -7,6 +7,9 @@
 //! - `GET /v1/employments` (list fields only), `GET /v1/employments/{id}` (detail),
 //!   `PATCH /v1/employments/{id}` (`work_email`, `external_id`, `partner_external_id`, `manager_id`);
 //! - `GET /v1/company-managers`, `GET /v1/offboardings`, `GET /v1/offboardings/{id}`;
+//! - `GET /v1/custom-fields`, `GET /v1/custom-fields/{id}/values/{employment_id}` and
+//!   `GET /v1/timeoff` (see `custom.rs`; [`SimHandle::define_custom_field`],
+//!   [`SimHandle::add_timeoff`]);
 //! - signed webhooks on demand ([`SimHandle::send_webhook`]);
 //! - a per-company fixed-window rate limit with Remote's headers, and injected faults
 //!   ([`SimHandle::inject`]).
@@ -22,6 +25,7 @@
 //! ```
 
 mod auth;
+mod custom;
 mod faults;
 mod names;
 mod net;

@@ -42,18 +42,24 @@ pub(crate) fn router(sim: SimHandle) -> Router {
         .route("/v1/company-managers", get(list_company_managers))
         .route("/v1/offboardings", get(list_offboardings))
         .route("/v1/offboardings/{id}", get(show_offboarding))
+        .route("/v1/custom-fields", get(super::custom::list_custom_fields))
+        .route(
+            "/v1/custom-fields/{custom_field_id}/values/{employment_id}",
+            get(super::custom::show_custom_field_value),
+        )
+        .route("/v1/timeoff", get(super::custom::list_timeoffs))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(sim.clone(), gate))
         .with_state(sim)
 }
 
 /// A JSON response.
-fn reply(status: StatusCode, body: Value) -> Response {
+pub(crate) fn reply(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
 }
 
 /// `{"message": …}` with a status.
-fn message(status: StatusCode, text: &str) -> Response {
+pub(crate) fn message(status: StatusCode, text: &str) -> Response {
     reply(status, json!({ "message": text }))
 }
 
@@ -173,16 +179,16 @@ async fn not_found() -> Response {
 }
 
 /// Query parameters, or a 400 when they cannot be decoded.
-type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
+pub(crate) type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
 
-fn params(query: QueryParams) -> Result<HashMap<String, String>, Response> {
+pub(crate) fn params(query: QueryParams) -> Result<HashMap<String, String>, Response> {
     query
         .map(|Query(q)| q)
         .map_err(|e| message(StatusCode::BAD_REQUEST, &format!("Invalid query: {e}")))
 }
 
 /// `page` (default 1) and `page_size` (default 20, at most 100).
-fn pagination(q: &HashMap<String, String>) -> Result<(usize, usize), Response> {
+pub(crate) fn pagination(q: &HashMap<String, String>) -> Result<(usize, usize), Response> {
     let number = |name: &str, default: usize| -> Result<usize, Response> {
         match q.get(name).map(|v| v.trim()) {
             None | Some("") => Ok(default),
@@ -204,13 +210,19 @@ fn pagination(q: &HashMap<String, String>) -> Result<(usize, usize), Response> {
 }
 
 /// The slice of `total` items that page `page` of size `size` covers.
-fn page_range(total: usize, page: usize, size: usize) -> std::ops::Range<usize> {
+pub(crate) fn page_range(total: usize, page: usize, size: usize) -> std::ops::Range<usize> {
     let start = (page - 1).saturating_mul(size).min(total);
     start..start.saturating_add(size).min(total)
 }
 
 /// The pagination fields of a list response, plus `key: items`.
-fn page_body(key: &str, items: Vec<Value>, page: usize, size: usize, total: usize) -> Value {
+pub(crate) fn page_body(
+    key: &str,
+    items: Vec<Value>,
+    page: usize,
+    size: usize,
+    total: usize,
+) -> Value {
     json!({
         "data": {
             "current_page": page,
@@ -234,7 +246,7 @@ fn list_param(q: &HashMap<String, String>, name: &str) -> Option<Vec<String>> {
 }
 
 /// A single-valued filter, or none when absent or empty.
-fn text_param(q: &HashMap<String, String>, name: &str) -> Option<String> {
+pub(crate) fn text_param(q: &HashMap<String, String>, name: &str) -> Option<String> {
     q.get(name)
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())

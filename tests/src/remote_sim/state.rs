@@ -95,6 +95,8 @@ pub(crate) struct SimState {
     pub faults: FaultQueue,
     pub rate: RateState,
     pub stats: SimStats,
+    /// Custom fields and time off (`super::custom`).
+    pub(crate) custom: super::custom::CustomData,
 }
 
 /// A field error of `PATCH /v1/employments/{id}`: field name and message.
@@ -122,6 +124,7 @@ impl SimState {
             generation: 0,
             list_cache: None,
             list_quirk: None,
+            custom: super::custom::CustomData::default(),
             config,
         }
     }
