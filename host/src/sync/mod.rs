@@ -180,7 +180,17 @@ pub struct Engine {
     pool: Arc<DirectoryPool>,
     /// HR fields the write-once rules use (a list record without them waits for its detail).
     create_fields: Vec<String>,
+    /// When the directory's preflight last passed: runs for one person (events) within
+    /// [`PREFLIGHT_FRESH`] of it skip it.
+    preflight_passed: std::sync::Mutex<Option<std::time::Instant>>,
+    /// The schema's length limits, read at most every [`LIMITS_FRESH`].
+    limits: std::sync::Mutex<Option<(std::time::Instant, HashMap<String, usize>)>>,
 }
+
+/// How long a passed preflight holds for runs about one person (a full run always checks).
+const PREFLIGHT_FRESH: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long the schema's length limits are kept before they are read again.
+const LIMITS_FRESH: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Candidates searched one by one; the rest of a long list (numbered fallbacks such as
 /// `ada.lovelace2` … `ada.lovelace99`) by their common prefix.
@@ -363,6 +373,8 @@ impl Engine {
             keep,
             pool,
             create_fields,
+            preflight_passed: std::sync::Mutex::new(None),
+            limits: std::sync::Mutex::new(None),
             config,
             directory,
             store,
@@ -531,7 +543,7 @@ impl Engine {
         }
         let mut limit_attrs: Vec<&str> = attr_refs.clone();
         limit_attrs.push("cn");
-        let limits = dir.attribute_limits(&limit_attrs).await?;
+        let limits = self.attribute_limits(dir, &limit_attrs).await?;
         let accounts: Vec<Account> = entries.iter().map(Account::from_entry).collect();
         self.remember_accounts(&accounts)?;
         let match_attrs: Vec<&str> = rules.matches.iter().map(|m| m.directory.as_str()).collect();
@@ -541,6 +553,26 @@ impl Engine {
         snapshot.add_taken(&others);
         snapshot.limits = limits;
         Ok(snapshot)
+    }
+
+    /// The schema's length limits of `attrs`, from the cache while it is fresh (the attributes
+    /// come from the configuration, which does not change while the engine runs).
+    async fn attribute_limits(
+        &self,
+        dir: &mut Directory,
+        attrs: &[&str],
+    ) -> Result<HashMap<String, usize>, SyncError> {
+        if let Ok(cache) = self.limits.lock()
+            && let Some((at, limits)) = cache.as_ref()
+            && at.elapsed() < LIMITS_FRESH
+        {
+            return Ok(limits.clone());
+        }
+        let limits = dir.attribute_limits(attrs).await?;
+        if let Ok(mut cache) = self.limits.lock() {
+            *cache = Some((std::time::Instant::now(), limits.clone()));
+        }
+        Ok(limits)
     }
 
     /// The accounts of these people (and their managers) whose GUID the store knows, each by one
@@ -588,7 +620,25 @@ impl Engine {
 
     /// Checks the directory before a single HR request is spent: the bind, `base_dn`, the
     /// uniqueness base, the parents of `users_ou` and `disabled_ou`, and the managed groups.
-    async fn preflight(&self) -> Result<(), SyncError> {
+    async fn preflight(&self, one_person: bool) -> Result<(), SyncError> {
+        let fresh = self
+            .preflight_passed
+            .lock()
+            .ok()
+            .and_then(|at| *at)
+            .is_some_and(|at| at.elapsed() < PREFLIGHT_FRESH);
+        if one_person && fresh {
+            return Ok(());
+        }
+        self.check_directory().await?;
+        if let Ok(mut at) = self.preflight_passed.lock() {
+            *at = Some(std::time::Instant::now());
+        }
+        Ok(())
+    }
+
+    /// The directory's entries the configuration names must exist before any HR request.
+    async fn check_directory(&self) -> Result<(), SyncError> {
         let d = &self.directory;
         let mut dir = self.pool.get().await?;
         let mut must_exist: Vec<(String, String)> = vec![
@@ -777,7 +827,7 @@ impl Engine {
     ) -> Result<RunReport, SyncError> {
         let rules = &self.config.sync;
         let today = self.today(opts.now);
-        self.preflight().await?;
+        self.preflight(opts.only.is_some()).await?;
         let mut run = RunState::new(run_id, today);
 
         if let Some(id) = &opts.only {
@@ -1121,7 +1171,7 @@ impl Engine {
             .set_run_status(run_id, RunStatus::Applying, None)?;
         let today = self.today(None);
         let replanned = async {
-            self.preflight().await?;
+            self.preflight(false).await?;
             let listed = source::list_all(
                 &self.connector,
                 &self.store,
