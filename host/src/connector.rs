@@ -232,6 +232,11 @@ impl Connector {
         self.governor.reserve_for_events(share);
     }
 
+    /// The configured request budget (`rate_limit`), if any.
+    pub fn rate_limit(&self) -> Option<crate::http::Budget> {
+        self.governor.budget()
+    }
+
     /// Requests left in the current rate window, when a budget is configured.
     pub fn request_budget(&self) -> Option<u32> {
         self.governor.remaining()

@@ -315,6 +315,11 @@ impl RateGovernor {
         self
     }
 
+    /// The configured budget, if any.
+    pub fn budget(&self) -> Option<Budget> {
+        self.budget
+    }
+
     /// The cap on the waits a server may ask for.
     pub fn max_wait(&self) -> Duration {
         self.max_wait

@@ -858,7 +858,10 @@ impl Engine {
         let budget = rules.max_detail_fetches.unwrap_or(usize::MAX);
         let must = listed.wanted.len() - listed.refresh_while_budget();
         let bar = progress.bar("details", Some(listed.wanted.len().min(budget) as u64));
-        let mut queue = order::Queue::new(&listed.wanted, must);
+        // Managers before reports only when details are cheap (no HR rate limit): behind a
+        // limit, an account comes with its detail and its manager link may follow as a modify.
+        let hold = self.connector.rate_limit().is_none();
+        let mut queue = order::Queue::new(&listed.wanted, must, hold);
         let mut stop: Option<String> = None;
         // Details fetched this run, for the follow-up below.
         let mut fresh: HashMap<String, crate::mapping::Person> = HashMap::new();

@@ -8,6 +8,10 @@
 //! the batch after their manager's was applied. Chains wait one batch per level; cycles and
 //! people still held when the queue ends are planned then (their manager link follows as a
 //! modify, as before).
+//!
+//! Holding costs time, so it is done only when details are cheap: behind an HR rate limit a new
+//! person's account is created as soon as their detail arrives, and the manager link follows
+//! as a modify once the manager's account exists.
 
 use std::collections::{HashMap, HashSet};
 
@@ -24,11 +28,14 @@ pub struct Queue {
     /// Held people by id, with the manager they wait for, in the order they were held.
     held: Vec<(Person, String)>,
     held_ids: HashMap<String, usize>,
+    /// Whether new people wait for their manager at all.
+    hold: bool,
 }
 
 impl Queue {
-    /// A queue of `wanted` ids, the first `must` of them needed this run.
-    pub fn new(wanted: &[String], must: usize) -> Self {
+    /// A queue of `wanted` ids, the first `must` of them needed this run; with `hold`, new
+    /// people wait for a manager fetched later.
+    pub fn new(wanted: &[String], must: usize, hold: bool) -> Self {
         Queue {
             pending: wanted.iter().cloned().collect(),
             order: wanted.to_vec(),
@@ -36,6 +43,7 @@ impl Queue {
             must: must.min(wanted.len()),
             held: Vec::new(),
             held_ids: HashMap::new(),
+            hold,
         }
     }
 
@@ -130,6 +138,9 @@ impl Queue {
         in_batch: &HashSet<String>,
         has_account: &dyn Fn(&str) -> bool,
     ) -> Option<String> {
+        if !self.hold {
+            return None;
+        }
         let manager = p.facts.manager_id.as_deref()?.trim();
         if manager.is_empty() || manager == p.id || has_account(&p.id) || has_account(manager) {
             return None;
@@ -214,7 +225,7 @@ mod tests {
     ) -> Vec<Vec<String>> {
         let managers: HashMap<&str, &str> = managers.iter().copied().collect();
         let wanted: Vec<String> = wanted.iter().map(|s| s.to_string()).collect();
-        let mut q = Queue::new(&wanted, wanted.len());
+        let mut q = Queue::new(&wanted, wanted.len(), true);
         let mut created: HashSet<String> = existing.iter().map(|s| s.to_string()).collect();
         let mut batches = Vec::new();
         while !q.is_empty() {
@@ -290,9 +301,18 @@ mod tests {
     }
 
     #[test]
+    fn without_holding_everyone_is_planned_with_their_detail() {
+        let wanted: Vec<String> = ["r", "m"].iter().map(|s| s.to_string()).collect();
+        let mut q = Queue::new(&wanted, 2, false);
+        let batch = q.take(1).iter().map(|id| person(id, Some("m"))).collect();
+        assert_eq!(ids(&q.sort_batch(batch, &|_: &str| false)), ["r"]);
+        assert!(!q.has_held());
+    }
+
+    #[test]
     fn promoting_a_refresh_makes_it_needed() {
         let wanted: Vec<String> = ["r", "x", "m"].iter().map(|s| s.to_string()).collect();
-        let mut q = Queue::new(&wanted, 2);
+        let mut q = Queue::new(&wanted, 2, true);
         let batch = q.take(1).iter().map(|id| person(id, Some("m"))).collect();
         let ready = q.sort_batch(batch, &|_: &str| false);
         assert!(ready.is_empty());
