@@ -39,6 +39,14 @@ pub struct Cli {
 /// What to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented starter configuration (to `--config`, or PATH).
+    Init {
+        /// Where to write it (default: the `--config` file, hrsync.toml).
+        path: Option<PathBuf>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Connectors: test one ("Test & Save").
     Connector {
         #[command(subcommand)]
@@ -193,6 +201,10 @@ fn load(cli: &Cli) -> Result<Config, Failure> {
 async fn dispatch(cli: Cli) -> Result<u8, Failure> {
     let progress = Progress::new(cli.quiet);
     match &cli.command {
+        Command::Init { path, force } => {
+            init(path.as_ref().unwrap_or(&cli.config), *force)?;
+            Ok(0)
+        }
         Command::Connector {
             command: ConnectorCommand::New { name, dir, sdk },
         } => {
@@ -412,6 +424,20 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
     }
+}
+
+/// `init`: writes the starter configuration and says what to fill in.
+fn init(path: &std::path::Path, force: bool) -> Result<(), Failure> {
+    use crate::config::init;
+    init::write(path, force)?;
+    println!("wrote {}", path.display());
+    let secrets = init::secret_variables(&init::starter());
+    println!(
+        "\nnext:\n  edit it: the directory, the OUs, the Remote client id, the mapping\n  provide the secrets it reads: {}\n    (each `{{ env = \"NAME\" }}` may be `{{ file = \"/path\" }}` instead)\n  hrsync --config {} config check",
+        secrets.join(", "),
+        path.display()
+    );
+    Ok(())
 }
 
 /// The HR id anchored on the account with this sAMAccountName.

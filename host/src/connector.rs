@@ -136,7 +136,7 @@ impl Connector {
             deadline: settings.deadline,
             memory_bytes: settings.memory_bytes,
         };
-        let plugin = runtime.load(&settings.plugin, context, limits)?;
+        let plugin = runtime.load_source(&settings.plugin, context, limits)?;
         let descriptor = describe_now(&plugin).map_err(|e| match e {
             Described::Plugin(e) => ConnectorError::Plugin(e),
             Described::Setup(m) => setup(m),

@@ -6,11 +6,15 @@
 //! - `test` — build the plugins, start the Samba AD DC on loopback, run every test, stop Samba.
 //! - `demo` — bring up Samba AD and the Remote simulator, then plan, sync, and show changes.
 //! - `bench` — the benchmarks (numbers go to stdout).
+//! - `dist` — the release `hrsync` with the plugins under `plugins/` built in (`builtin:NAME`),
+//!   copied to `target/dist/hrsync`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
+
+mod dist;
 
 /// Where plugin crates live: every crate in these folders whose library is a `cdylib`.
 const PLUGIN_DIRS: &[&str] = &["plugins", "tests/plugins"];
@@ -29,11 +33,12 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("demo") => demo(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("dist") => dist::dist(),
         Some(other) => Err(anyhow::anyhow!(
-            "unknown task `{other}`; tasks: build-plugins, plugins, test, demo, bench"
+            "unknown task `{other}`; tasks: build-plugins, plugins, test, demo, bench, dist"
         )),
         None => Err(anyhow::anyhow!(
-            "usage: cargo xtask <build-plugins|plugins|test|demo|bench>"
+            "usage: cargo xtask <build-plugins|plugins|test|demo|bench|dist>"
         )),
     };
     match result {
@@ -143,7 +148,11 @@ fn plugin_crate(manifest: &str, dir: &Path) -> Result<Option<PluginCrate>> {
 
 /// Builds the plugins and returns the folder that holds the `.wasm` files.
 fn build_plugins(quiet: bool) -> Result<PathBuf> {
-    let plugins = plugin_crates()?;
+    build_these_plugins(&plugin_crates()?, quiet)
+}
+
+/// Builds these plugin crates; returns the folder that holds the `.wasm` files.
+fn build_these_plugins(plugins: &[PluginCrate], quiet: bool) -> Result<PathBuf> {
     if plugins.is_empty() {
         bail!("no plugin crates under {}", PLUGIN_DIRS.join(", "));
     }
@@ -159,7 +168,7 @@ fn build_plugins(quiet: bool) -> Result<PathBuf> {
     if quiet {
         cmd.arg("--quiet");
     }
-    for p in &plugins {
+    for p in plugins {
         cmd.args(["-p", &p.package]);
     }
     run(&mut cmd)?;

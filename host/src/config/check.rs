@@ -2,17 +2,24 @@
 //!
 //! [`Config::load`](super::Config::load) stops at the first error in the file's shape; [`check`]
 //! goes on to what is refused later — the mapping, the `[sync]` templates, the time zone, the sync
-//! connector, template steps, every template's syntax — and reports every problem, each naming
-//! its key.
+//! connector, each connector's plugin (a file that exists, a `builtin:` name this hrsync has),
+//! template steps, every template's syntax — and reports every problem, each naming its key.
 
 use minijinja::Environment;
 
 use super::{Config, ConfigError};
 use crate::orchestration::{StepAction, parse_duration};
+use crate::runtime::PluginSource;
+use crate::runtime::builtin::Catalog;
 use crate::sync::source::retain::{Scope, sources};
 
 /// Every problem with a loaded configuration (empty when it is ready to use).
 pub fn check(config: &Config) -> Vec<ConfigError> {
+    check_with(config, &Catalog::from_env())
+}
+
+/// [`check`], finding `builtin:` plugins in `catalog`.
+pub(crate) fn check_with(config: &Config, catalog: &Catalog) -> Vec<ConfigError> {
     let mut problems = Vec::new();
     let mut invalid = |key: &str, message: String| {
         problems.push(ConfigError::Invalid {
@@ -53,6 +60,9 @@ pub fn check(config: &Config) -> Vec<ConfigError> {
     if let Err(e) = config.connector(&config.sync.connector) {
         invalid("sync.connector", sync_connector(config, &e));
     }
+    for (key, message) in plugin_problems(config, catalog) {
+        invalid(&key, message);
+    }
     for (key, message) in step_problems(config) {
         invalid(&key, message);
     }
@@ -64,6 +74,34 @@ pub fn check(config: &Config) -> Vec<ConfigError> {
                 &source.key,
                 format!("`{}` does not compile: {e}", source.text),
             );
+        }
+    }
+    problems
+}
+
+/// Each connector's plugin is there: a `builtin:` name this hrsync has (or finds), a file that
+/// exists. Whether it is a valid component is for `connector test`.
+fn plugin_problems(config: &Config, catalog: &Catalog) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    for (name, c) in &config.connectors {
+        let key = format!("connectors.{name}.plugin");
+        match &c.plugin {
+            PluginSource::Builtin(plugin) => {
+                if let Err(e) = catalog.find(plugin) {
+                    problems.push((key, e.to_string()));
+                }
+            }
+            PluginSource::File(path) => {
+                if !path.is_file() {
+                    problems.push((
+                        key,
+                        format!(
+                            "{} is not a file; build the plugin (`cargo xtask build-plugins`), give its path, or use a built-in (`builtin:NAME`)",
+                            path.display()
+                        ),
+                    ));
+                }
+            }
         }
     }
     problems
@@ -126,9 +164,40 @@ allowed_hosts = ["https://gateway.remote.com"]
     fn problems(extra: &str) -> Vec<String> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("pw"), "x").unwrap();
+        std::fs::write(dir.path().join("remote.wasm"), "").unwrap();
         let text = format!("{BASE}{extra}");
         let c = Config::parse(&dir.path().join("hrsync.toml"), &text).unwrap();
         check(&c).into_iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn a_plugin_that_is_not_there_is_reported_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "x").unwrap();
+        let c = Config::parse(&dir.path().join("hrsync.toml"), BASE).unwrap();
+        let p: Vec<String> = check(&c).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            p,
+            [format!(
+                "{0}/hrsync.toml: `connectors.remote.plugin`: {0}/remote.wasm is not a file; build the plugin (`cargo xtask build-plugins`), give its path, or use a built-in (`builtin:NAME`)",
+                dir.path().display()
+            )]
+        );
+
+        let text = BASE.replace("\"remote.wasm\"", "\"builtin:remot\"");
+        let c = Config::parse(&dir.path().join("hrsync.toml"), &text).unwrap();
+        static BUILT_IN: &[(&str, &[u8])] = &[("bamboohr", b"b"), ("remote", b"r")];
+        let p: Vec<String> = check_with(&c, &Catalog::new(BUILT_IN, Vec::new()))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            p,
+            [format!(
+                "{}/hrsync.toml: `connectors.remote.plugin`: there is no built-in plugin `remot`; available: builtin:bamboohr, builtin:remote (or give the plugin's path)",
+                dir.path().display()
+            )]
+        );
     }
 
     #[test]

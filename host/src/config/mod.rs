@@ -7,6 +7,7 @@
 //! `examples/hrsync.toml` is the commented reference.
 
 mod check;
+pub mod init;
 mod secret_ref;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use crate::http::Budget;
 use crate::mapping::MappingConfig;
 use crate::orchestration::TemplateConfig;
 use crate::outbound::WebhookConfig;
+use crate::runtime::PluginSource;
 use crate::secret::Secret;
 use crate::sync::rules::SyncRules;
 
@@ -151,7 +153,8 @@ struct RawDirectory {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConnector {
-    plugin: PathBuf,
+    /// A component's path, or `builtin:NAME`.
+    plugin: String,
     base_url: String,
     #[serde(default)]
     allowed_hosts: Vec<String>,
@@ -273,7 +276,8 @@ pub struct DirectorySettings {
 #[derive(Debug, Clone)]
 pub struct ConnectorSettings {
     pub name: String,
-    pub plugin: PathBuf,
+    /// A component file, or `builtin:NAME` ([`crate::runtime::builtin`]).
+    pub plugin: PluginSource,
     pub base_url: url::Url,
     pub allowed_hosts: AllowedHosts,
     pub credentials: Credentials,
@@ -363,6 +367,8 @@ impl Config {
         let mut connectors = BTreeMap::new();
         for (name, c) in raw.connectors {
             let key = |k: &str| format!("connectors.{name}.{k}");
+            let plugin = PluginSource::parse(&c.plugin, resolve)
+                .map_err(|e| invalid(&key("plugin"), e.to_string()))?;
             let base_url: url::Url = c
                 .base_url
                 .parse()
@@ -496,7 +502,7 @@ impl Config {
             connectors.insert(
                 name.clone(),
                 ConnectorSettings {
-                    plugin: resolve(&c.plugin),
+                    plugin,
                     base_url,
                     allowed_hosts,
                     credentials,

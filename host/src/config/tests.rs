@@ -20,7 +20,10 @@ fn a_minimal_config_loads_with_defaults() {
     );
     let c = Config::parse(&dir.path().join("hrsync.toml"), &text).unwrap();
     let r = c.connector("remote").unwrap();
-    assert_eq!(r.plugin, dir.path().join("plugins/remote.wasm"));
+    assert_eq!(
+        r.plugin,
+        PluginSource::File(dir.path().join("plugins/remote.wasm"))
+    );
     assert_eq!(r.rate_limit.unwrap().requests, 20);
     assert!(matches!(&r.credentials, Credentials::ApiToken(t) if t.expose() == "ra_test_x"));
     assert_eq!(c.store_path, dir.path().join("hrsync.db"));
@@ -150,7 +153,7 @@ allowed_hosts = ["https://gateway.remote.com"]
     assert_eq!(c.store_path, folder.join("hrsync.db"));
     assert_eq!(
         c.connector("remote").unwrap().plugin,
-        folder.join("remote.wasm")
+        PluginSource::File(folder.join("remote.wasm"))
     );
     assert!(c.cache_dir.is_absolute() && c.store_path.is_absolute());
     assert_eq!(c.path, folder.join("hrsync.toml"));

@@ -12,6 +12,12 @@ pub enum PluginError {
         path: String,
         source: std::io::Error,
     },
+    /// `plugin = "builtin:NAME"` names no plugin this hrsync has or can find.
+    #[error("cannot load plugin `{plugin}`: {source}")]
+    Builtin {
+        plugin: String,
+        source: super::builtin::BuiltinError,
+    },
     /// The file is not a valid WebAssembly component.
     #[error("plugin `{plugin}` is not a valid WebAssembly component: {message}")]
     Invalid { plugin: String, message: String },

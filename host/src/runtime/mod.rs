@@ -17,6 +17,7 @@
 
 mod bindings;
 mod boundary;
+pub mod builtin;
 mod error;
 mod imports;
 pub mod scaffold;
@@ -34,6 +35,7 @@ use wasmtime::{Cache, CacheConfig, Config, Engine, Store, Trap, UpdateDeadline};
 
 pub use boundary::Caps;
 use boundary::Check;
+pub use builtin::PluginSource;
 pub use error::PluginError;
 pub use state::PluginContext;
 use state::{DeadlineExceeded, Denied, PluginState};
@@ -139,6 +141,27 @@ impl Runtime {
             source,
         })?;
         self.load_bytes(&bytes, context, limits)
+    }
+
+    /// Loads a connector's plugin from a file or, for `builtin:NAME`, from this binary or the
+    /// plugin folders ([`builtin`]).
+    pub fn load_source(
+        &self,
+        source: &PluginSource,
+        context: PluginContext,
+        limits: Limits,
+    ) -> Result<Plugin, PluginError> {
+        match source {
+            PluginSource::File(path) => self.load(path, context, limits),
+            PluginSource::Builtin(name) => match builtin::Catalog::from_env().find(name) {
+                Ok(builtin::Found::Embedded(bytes)) => self.load_bytes(bytes, context, limits),
+                Ok(builtin::Found::File(path)) => self.load(&path, context, limits),
+                Err(source) => Err(PluginError::Builtin {
+                    plugin: context.name,
+                    source,
+                }),
+            },
+        }
     }
 
     /// As [`Runtime::load`], from bytes.
