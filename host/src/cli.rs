@@ -400,7 +400,8 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         Command::Config {
             command: ConfigCommand::Check,
         } => {
-            let config = load(&cli)?;
+            // Leniently: template steps are reported below with every other problem.
+            let config = Config::load_lenient(&cli.config)?;
             let problems = crate::config::check(&config);
             if !problems.is_empty() {
                 for p in &problems {

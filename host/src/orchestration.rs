@@ -7,10 +7,6 @@
 //! [`MAX_RUNS_PER_HOUR`] times an hour for one person — a write-back that makes the HR system
 //! send a webhook cannot start an endless chain.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
@@ -23,76 +19,15 @@ use crate::sync::plan::{Change, Op};
 use crate::sync::{Engine, RunOptions, SyncError};
 use crate::templates::{Context, TemplateError, Templates};
 
+pub use crate::config::templates::{
+    DirectoryOperation, Step, StepAction, TemplateConfig, parse_duration,
+};
+
 /// The trigger of a run an admin asked for (`hrsync orchestrate`): the loop guard does not apply.
 pub const MANUAL: &str = "manual";
 
 /// At most this many runs of one template for one person in an hour.
 pub const MAX_RUNS_PER_HOUR: i64 = 5;
-
-/// `[templates.NAME]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TemplateConfig {
-    #[serde(default)]
-    pub description: String,
-    pub steps: Vec<Step>,
-}
-
-/// One step.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Step {
-    #[serde(flatten)]
-    pub action: StepAction,
-    /// A condition; the step is skipped when false.
-    #[serde(default)]
-    pub when: Option<String>,
-    /// `stop` (default), `continue`, or the name of a template to run instead of the rest.
-    #[serde(default)]
-    pub on_failure: Option<String>,
-}
-
-/// What a step does.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum StepAction {
-    /// A directory operation on the person's account.
-    Directory {
-        operation: DirectoryOperation,
-        #[serde(default)]
-        attributes: BTreeMap<String, String>,
-        #[serde(default)]
-        group: Option<String>,
-        #[serde(default)]
-        target_ou: Option<String>,
-    },
-    /// A connector action, e.g. `remote` / `update-employment`, with templated parameters.
-    ConnectorAction {
-        connector: String,
-        action: String,
-        #[serde(default)]
-        params: BTreeMap<String, String>,
-    },
-    /// An outbound webhook by name (`[webhooks.NAME]`).
-    Webhook { webhook: String },
-    /// Wait, e.g. `3d`, `12h`, `30m`, `10s` — persisted.
-    Wait { duration: String },
-}
-
-/// Directory operations a step may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DirectoryOperation {
-    /// Provision the person through the sync rules (create or update).
-    Create,
-    Modify,
-    Enable,
-    Disable,
-    Move,
-    AddGroup,
-    RemoveGroup,
-    ResetPassword,
-    Delete,
-}
 
 /// Why a template could not run.
 #[derive(Debug, thiserror::Error)]
@@ -120,24 +55,6 @@ pub enum Outcome {
     Skipped { reason: String },
     /// A step failed and the template stopped.
     Failed { run: i64, error: String },
-}
-
-/// Parses `3d`, `12h`, `30m`, `10s`, `500ms`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 3d, 12h, 30m, 10s"))?;
-    Ok(match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        "d" => Duration::from_secs(n * 86_400),
-        _ => return Err(format!("`{text}` is not a duration like 3d, 12h, 30m, 10s")),
-    })
 }
 
 /// Runs templates against one engine.
@@ -671,14 +588,6 @@ fn audit(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("3d").unwrap(), Duration::from_secs(259_200));
-        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("3 weeks").is_err());
-    }
 
     #[test]
     fn steps_parse_from_toml() {

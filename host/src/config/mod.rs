@@ -8,7 +8,9 @@
 
 mod check;
 pub mod init;
+pub mod rules;
 mod secret_ref;
+pub mod templates;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,17 +21,17 @@ use serde::Deserialize;
 pub use check::check;
 pub use secret_ref::SecretRef;
 
+use self::rules::SyncRules;
+use self::templates::TemplateConfig;
 use crate::auth::{BasicPart, Credentials, KeyPlacement, RefreshTokenFile};
 use crate::automation::AutomationConfig;
 use crate::directory::escape::{Rdn, parse_dn};
 use crate::egress::AllowedHosts;
 use crate::http::Budget;
 use crate::mapping::MappingConfig;
-use crate::orchestration::TemplateConfig;
 use crate::outbound::WebhookConfig;
 use crate::runtime::PluginSource;
 use crate::secret::Secret;
-use crate::sync::rules::SyncRules;
 
 /// A configuration error, naming the file and the key.
 #[derive(Debug, thiserror::Error)]
@@ -301,8 +303,41 @@ impl Config {
         Self::parse(path, &text)
     }
 
+    /// Like [`Config::load`], without refusing template steps that name something missing
+    /// ([`Config::parse_lenient`]): for `config check`, which reports them with every other
+    /// problem.
+    pub fn load_lenient(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse_lenient(path, &text)
+    }
+
     /// Validates config text; `path` is used for messages and to resolve relative paths.
+    /// Template steps are checked too (waits, `on_failure` targets, webhooks, connectors,
+    /// required operands), so a mistake is refused now rather than when a step first runs.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let config = Self::parse_lenient(path, text)?;
+        let first = templates::check_templates(
+            &config.templates,
+            &|w| config.webhooks.contains_key(w),
+            &|c| config.connectors.contains_key(c),
+        )
+        .into_iter()
+        .next();
+        match first {
+            Some((key, message)) => Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key,
+                message,
+            }),
+            None => Ok(config),
+        }
+    }
+
+    /// [`Config::parse`] without the template steps' checks.
+    pub fn parse_lenient(path: &Path, text: &str) -> Result<Config, ConfigError> {
         // The message and the place, never the offending line: it may hold a secret written inline.
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let place = e.span().map(|span| {
@@ -542,18 +577,6 @@ impl Config {
                     raw.serve.events_share
                 ),
             ));
-        }
-        for (name, t) in &raw.templates {
-            for (i, step) in t.steps.iter().enumerate() {
-                if let crate::orchestration::StepAction::Webhook { webhook } = &step.action
-                    && !raw.webhooks.contains_key(webhook)
-                {
-                    return Err(invalid(
-                        &format!("templates.{name}.steps[{i}]"),
-                        format!("webhook `{webhook}` is not configured"),
-                    ));
-                }
-            }
         }
         Ok(Config {
             templates: raw.templates,

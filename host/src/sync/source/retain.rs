@@ -322,7 +322,7 @@ mod tests {
     use crate::mapping::{FieldValue, Lifecycle};
 
     fn config(text: &str) -> Config {
-        Config::parse(Path::new("/etc/hrsync/hrsync.toml"), text).unwrap()
+        Config::parse_lenient(Path::new("/etc/hrsync/hrsync.toml"), text).unwrap()
     }
 
     fn person() -> Person {
