@@ -41,7 +41,7 @@ pub struct Cli {
 pub enum Command {
     /// Write a commented starter configuration (to `--config`, or PATH).
     Init {
-        /// Where to write it (default: the `--config` file, hrsync.toml).
+        /// Where to write it (default: the `--config` file, hrsync.toml); `-` prints it.
         path: Option<PathBuf>,
         /// Overwrite an existing file.
         #[arg(long)]
@@ -402,7 +402,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
         } => {
             // Leniently: template steps are reported below with every other problem.
             let config = Config::load_lenient(&cli.config)?;
-            let problems = crate::config::check(&config);
+            let problems = crate::checks::check(&config);
             if !problems.is_empty() {
                 for p in &problems {
                     eprintln!("error: {p}");
@@ -430,6 +430,10 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
 /// `init`: writes the starter configuration and says what to fill in.
 fn init(path: &std::path::Path, force: bool) -> Result<(), Failure> {
     use crate::config::init;
+    if path == std::path::Path::new("-") {
+        print!("{}", init::starter());
+        return Ok(());
+    }
     init::write(path, force)?;
     println!("wrote {}", path.display());
     let secrets = init::secret_variables(&init::starter());

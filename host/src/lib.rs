@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod automation;
+pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod connector;

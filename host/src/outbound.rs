@@ -11,71 +11,14 @@
 //! XML-escaped. A rendered body that is not valid JSON or XML is refused before it is sent, naming
 //! the webhook and the field.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
-
-use serde::Deserialize;
 
 use crate::config::SecretRef;
 use crate::egress::AllowedHosts;
 use crate::secret::Secret;
 use crate::templates::{Context, Escape, TemplateError, Templates};
 
-/// `[webhooks.NAME]` as written.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
-    #[serde(default = "default_method")]
-    pub method: String,
-    pub url: String,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub query: BTreeMap<String, String>,
-    /// The body: for `json` a template producing JSON text, or a table of templated fields; for
-    /// `form` a table; for `xml` a template.
-    #[serde(default)]
-    pub body: Option<toml::Value>,
-    #[serde(default)]
-    pub format: BodyFormat,
-    #[serde(default)]
-    pub auth: WebhookAuth,
-    #[serde(default)]
-    pub timeout_secs: Option<u64>,
-}
-
-fn default_method() -> String {
-    "POST".to_string()
-}
-
-/// The body's message type.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BodyFormat {
-    #[default]
-    Json,
-    Form,
-    Xml,
-}
-
-/// How an outbound webhook authenticates.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum WebhookAuth {
-    #[default]
-    None,
-    Bearer {
-        token: SecretRef,
-    },
-    Basic {
-        username: String,
-        password: SecretRef,
-    },
-    /// A configured connector's credentials (its OAuth token or API token).
-    Connector {
-        name: String,
-    },
-}
+pub use crate::config::webhooks::{BodyFormat, WebhookAuth, WebhookConfig};
 
 /// Why a webhook call could not be made.
 #[derive(Debug, thiserror::Error)]

@@ -92,7 +92,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::config::{Config, check::check_with};
+    use crate::checks::check_with;
+    use crate::config::Config;
     use crate::runtime::PluginSource;
     use crate::runtime::builtin::Catalog;
 

@@ -6,11 +6,11 @@
 //! later working folder). Every error names the file and the key.
 //! `examples/hrsync.toml` is the commented reference.
 
-mod check;
 pub mod init;
 pub mod rules;
 mod secret_ref;
 pub mod templates;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,18 +18,17 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use check::check;
 pub use secret_ref::SecretRef;
 
 use self::rules::SyncRules;
 use self::templates::TemplateConfig;
+use self::webhooks::WebhookConfig;
 use crate::auth::{BasicPart, Credentials, KeyPlacement, RefreshTokenFile};
 use crate::automation::AutomationConfig;
 use crate::directory::escape::{Rdn, parse_dn};
 use crate::egress::AllowedHosts;
 use crate::http::Budget;
 use crate::mapping::MappingConfig;
-use crate::outbound::WebhookConfig;
 use crate::runtime::PluginSource;
 use crate::secret::Secret;
 

@@ -1,13 +1,16 @@
 //! `hrsync config check`: everything a later command would reject, found up front, all at once.
+//! A command-level module: it reads the configuration ([`crate::config`], which imports no
+//! engine module) with the engine's own rules (the mapping, the sync structure, the fields
+//! templates name).
 //!
-//! [`Config::load`](super::Config::load) stops at the first error in the file's shape; [`check`]
+//! [`Config::load`](crate::config::Config::load) stops at the first error in the file's shape; [`check`]
 //! goes on to what is refused later — the mapping, the `[sync]` templates, the time zone, the sync
 //! connector, each connector's plugin (a file that exists, a `builtin:` name this hrsync has),
 //! template steps, every template's syntax — and reports every problem, each naming its key.
 
 use minijinja::Environment;
 
-use super::{Config, ConfigError};
+use crate::config::{Config, ConfigError};
 use crate::runtime::PluginSource;
 use crate::runtime::builtin::Catalog;
 use crate::sync::source::retain::{Scope, sources};
@@ -119,7 +122,7 @@ fn sync_connector(config: &Config, e: &ConfigError) -> String {
 /// Template steps whose `on_failure` names no template or whose wait is not a duration (a
 /// config that loaded has none; kept for configs built in code).
 fn step_problems(config: &Config) -> Vec<(String, String)> {
-    super::templates::check_templates(
+    crate::config::templates::check_templates(
         &config.templates,
         &|w| config.webhooks.contains_key(w),
         &|c| config.connectors.contains_key(c),
