@@ -13,7 +13,7 @@
 //! `|safe` marks a value the admin vouches for (it is inserted as is); `|urlencode`, `|tojson`
 //! and `|xml` escape explicitly (and are not escaped twice).
 
-mod escape;
+pub mod escape;
 
 use std::collections::BTreeMap;
 

@@ -6,6 +6,7 @@
 //! later working folder). Every error names the file and the key.
 //! `examples/hrsync.toml` is the commented reference.
 
+pub mod endpoints;
 pub mod init;
 pub mod rules;
 mod secret_ref;
@@ -170,7 +171,7 @@ struct RawConnector {
     settings: BTreeMap<String, toml::Value>,
     /// `[[connectors.NAME.endpoints]]` (see [`crate::endpoints`]).
     #[serde(default)]
-    endpoints: Vec<crate::endpoints::RawEndpoint>,
+    endpoints: Vec<endpoints::RawEndpoint>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -289,7 +290,7 @@ pub struct ConnectorSettings {
     pub secrets: BTreeMap<String, Secret>,
     pub settings: BTreeMap<String, String>,
     /// Endpoints called beside the plugin's own ([`crate::endpoints`]).
-    pub endpoints: Vec<crate::endpoints::Endpoint>,
+    pub endpoints: Vec<endpoints::Endpoint>,
 }
 
 impl Config {
@@ -531,7 +532,7 @@ impl Config {
                     (k, text)
                 })
                 .collect();
-            let endpoints = crate::endpoints::Endpoint::parse_all(c.endpoints)
+            let endpoints = endpoints::Endpoint::parse_all(c.endpoints)
                 .map_err(|e| invalid(&key(&e.key), e.message))?;
             connectors.insert(
                 name.clone(),

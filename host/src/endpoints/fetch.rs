@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, HashSet};
 use minijinja::Value;
 use serde_json::Value as Json;
 
-use super::config::{Body, Endpoint, MAX_PAGES, Method, Pagination};
 use super::error::Problem;
 use super::records;
+use crate::config::endpoints::{Body, Endpoint, MAX_PAGES, Method, Pagination};
 use crate::mapping::Person;
 use crate::runtime::{HttpBackend, wit};
 use crate::templates::{Context, Escape, Templates};

@@ -47,7 +47,6 @@
 //!   endpoint, the record and the field; the person keeps the other endpoints' fields and the
 //!   run goes on.
 
-mod config;
 mod error;
 mod fetch;
 mod records;
@@ -63,7 +62,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 use tracing::Instrument;
 
-pub use config::{Body, Endpoint, EndpointConfigError, MACROS, Method, Pagination, RawEndpoint};
+pub use crate::config::endpoints::{
+    Body, Endpoint, EndpointConfigError, MACROS, Method, Pagination, RawEndpoint,
+};
 pub use error::{Note, Problem};
 pub use fetch::Shown;
 pub use records::Index;

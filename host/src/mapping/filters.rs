@@ -37,7 +37,7 @@ pub(crate) fn register(env: &mut Environment<'_>) {
 fn urlencode(value: Value) -> Value {
     Value::from_safe_string(
         text(&value)
-            .map(|s| crate::templates::url_component(&s).into_owned())
+            .map(|s| crate::templates::escape::url_component(&s).into_owned())
             .unwrap_or_default(),
     )
 }
@@ -56,7 +56,7 @@ fn tojson(value: Value) -> Result<Value, Error> {
 fn xml(value: Value) -> Value {
     Value::from_safe_string(
         text(&value)
-            .map(|s| crate::templates::xml_text(&s).into_owned())
+            .map(|s| crate::templates::escape::xml_text(&s).into_owned())
             .unwrap_or_default(),
     )
 }
