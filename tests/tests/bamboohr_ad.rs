@@ -112,6 +112,7 @@ async fn connector_test_plan_and_sync_from_the_cli_create_every_joiner_with_mana
         "Basic auth with the key as user"
     );
 
+    sim.reset_stats();
     let plan = hrsync(&["plan"]).await;
     assert!(
         plan.status.success(),
@@ -121,7 +122,6 @@ async fn connector_test_plan_and_sync_from_the_cli_create_every_joiner_with_mana
     );
     assert!(w.accounts().await.is_empty(), "plan must not write");
 
-    sim.reset_stats();
     let sync = hrsync(&["sync"]).await;
     assert!(
         sync.status.success(),
@@ -131,8 +131,14 @@ async fn connector_test_plan_and_sync_from_the_cli_create_every_joiner_with_mana
     );
     assert_eq!(
         sim.stats().route_count("POST /reports/custom"),
-        1,
-        "one report lists everybody"
+        2,
+        "one report lists everybody, for the plan and for the sync"
+    );
+    let details = sim.stats().route_count("GET /employees/{id}");
+    eprintln!("plan and first sync: 2 reports, {details} detail requests");
+    assert!(
+        details <= sim.people().len() as u64,
+        "details are stored: at most one a person across plan and sync, {details}"
     );
 
     let accounts = w.accounts().await;
