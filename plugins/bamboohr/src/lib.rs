@@ -19,8 +19,10 @@
 //! The custom report returns *everybody* — active, inactive, and (with `onlyCurrent=false`)
 //! pre-hires with their future-dated department and supervisor — with the very fields a detail
 //! has, in one request. So list records carry every typed fact ([`mapping::LIST_FACTS`]) and the
-//! current status, and hrsync can plan every account from the listing alone; a detail
-//! (`get-person`) only refreshes one person (webhooks, `sync --only`). The report is not paged:
+//! current status, and hrsync can plan every account from the listing alone, with nothing
+//! waiting for a detail. (hrsync 0.2 still fetches each new person's detail once, and again every
+//! `sync.detail_max_age_days`: contract 0.2 has no way to say a list record is as complete as a
+//! detail. Those requests add nothing here; they cost budget only.) The report is not paged:
 //! the whole company comes in one answer (the host's limits: 10,000 people per page, 32 MiB per
 //! answer — about 50,000 employees' worth of these fields, far beyond the people limit).
 //! A person deleted in BambooHR is absent from the report, and hrsync treats them as a leaver.
