@@ -11,7 +11,6 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::connector::Connector;
-use crate::runtime::wit;
 use crate::store::{RunStatus, Store};
 use crate::sync::progress::Progress;
 use crate::sync::{Engine, RunOptions, report};
@@ -133,8 +132,14 @@ pub enum Command {
 /// `hrsync connector …`
 #[derive(Debug, Subcommand)]
 pub enum ConnectorCommand {
-    /// Authenticate, fetch the first page and one detail, and print every field with a sample.
-    Test { name: String },
+    /// Authenticate, fetch the first page and one detail, and print the typed facts and every
+    /// field with a sample.
+    Test {
+        name: String,
+        /// The person whose detail is the sample (default: the first listed).
+        #[arg(long)]
+        person: Option<String>,
+    },
     /// Write a new connector plugin crate (plugins/NAME) that builds, with a unit test.
     New {
         /// The connector's name: lowercase letters, digits and `-` (e.g. `acme`).
@@ -212,12 +217,12 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Connector {
-            command: ConnectorCommand::Test { name },
+            command: ConnectorCommand::Test { name, person },
         } => {
             let config = load(&cli)?;
             let runtime = Engine::runtime(&config)?;
             let connector = Connector::open(config.connector(name)?, &runtime)?;
-            connector_test(&connector).await?;
+            connector_test(&connector, person.as_deref()).await?;
             Ok(0)
         }
         Command::Plan { only, json, limit } | Command::Sync { only, json, limit } => {
@@ -539,17 +544,6 @@ fn confirm(question: &str) -> Result<bool, Failure> {
     Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
 }
 
-fn kind(k: &wit::FieldKind) -> &'static str {
-    match k {
-        wit::FieldKind::Text => "text",
-        wit::FieldKind::Integer => "integer",
-        wit::FieldKind::Number => "number",
-        wit::FieldKind::Boolean => "boolean",
-        wit::FieldKind::Date => "date",
-        wit::FieldKind::TextList => "text-list",
-    }
-}
-
 /// `connector new`: writes the crate and says what to do next.
 fn connector_new(
     name: &str,
@@ -576,8 +570,8 @@ fn connector_new(
 }
 
 /// "Test & Save": the connector's fields with a sample value each, and how many people there are.
-async fn connector_test(connector: &Connector) -> Result<(), Failure> {
-    let d = connector.describe().await?;
+async fn connector_test(connector: &Connector, person: Option<&str>) -> Result<(), Failure> {
+    let d = connector.about().await?;
     println!(
         "connector {} {} (contract {})",
         d.name, d.version, d.contract_version
@@ -587,8 +581,17 @@ async fn connector_test(connector: &Connector) -> Result<(), Failure> {
         println!("authenticated; the HR system lists no people");
         return Ok(());
     };
-    let detail = connector.get(&first.id).await?;
-    let sample = detail.as_ref().unwrap_or(first);
+    let detail = connector.get(person.unwrap_or(&first.id)).await?;
+    let sample = match (&detail, person) {
+        (Ok(p), _) => p,
+        (Err(r), Some(id)) => {
+            return Err(Failure {
+                message: format!("person {id} cannot be read: {r}"),
+                code: 1,
+            });
+        }
+        (Err(_), None) => first,
+    };
     match page.total {
         Some(n) => println!("authenticated; {n} people"),
         None => println!(
@@ -606,6 +609,17 @@ async fn connector_test(connector: &Connector) -> Result<(), Failure> {
         }
     }
     println!(
+        "\nperson {}: {:?} ({})",
+        sample.id, sample.status, sample.source_status
+    );
+    for fact in crate::mapping::Fact::ALL {
+        let value = match sample.facts.value(fact) {
+            crate::mapping::FieldValue::Text(s) | crate::mapping::FieldValue::Date(s) => s,
+            _ => "(none)".to_string(),
+        };
+        println!("  {:<38} {value}", fact.names().join(" / "));
+    }
+    println!(
         "\n{:<24} {:<10} sample (person {})",
         "field", "type", sample.id
     );
@@ -615,7 +629,7 @@ async fn connector_test(connector: &Connector) -> Result<(), Failure> {
             Some(crate::mapping::FieldValue::Null) | None => "(empty)".to_string(),
             Some(other) => format!("{other:?}"),
         };
-        println!("{:<24} {:<10} {}", f.name, kind(&f.kind), value);
+        println!("{:<24} {:<10} {}", f.name, f.kind, value);
     }
     println!(
         "{:<24} {:<10} also: raw.<json path> for any field of the HR record",
@@ -628,14 +642,7 @@ async fn connector_test(connector: &Connector) -> Result<(), Failure> {
         print!("{}", crate::endpoints::report::render(&trials, &sample.id));
     }
     if !d.actions.is_empty() {
-        println!(
-            "\nactions: {}",
-            d.actions
-                .iter()
-                .map(|a| a.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        println!("\nactions: {}", d.actions.join(", "));
     }
     println!(
         "HTTP requests used: {}",

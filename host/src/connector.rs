@@ -242,9 +242,24 @@ impl Connector {
         self.governor.remaining()
     }
 
-    /// The plugin's description.
-    pub async fn describe(&self) -> Result<wit::Descriptor, ConnectorError> {
-        Ok(self.plugin.describe().await?)
+    /// What the plugin says of itself: name, version, contract and fields.
+    pub async fn about(&self) -> Result<About, ConnectorError> {
+        let d = self.plugin.describe().await?;
+        Ok(About {
+            name: d.name,
+            version: d.version,
+            contract_version: d.contract_version,
+            fields: d
+                .fields
+                .into_iter()
+                .map(|f| FieldInfo {
+                    name: f.name,
+                    kind: field_kind(f.kind),
+                    description: f.description,
+                })
+                .collect(),
+            actions: d.actions.into_iter().map(|a| a.name).collect(),
+        })
     }
 
     /// One page of people.
@@ -294,20 +309,50 @@ impl Connector {
     pub async fn invoke(
         &self,
         action: &str,
-        params: &[wit::Field],
-    ) -> Result<wit::ActionOutput, ConnectorError> {
-        self.plugin
-            .invoke(action, params)
+        params: &[(String, FieldValue)],
+    ) -> Result<ActionOutput, ConnectorError> {
+        let params: Vec<wit::Field> = params
+            .iter()
+            .map(|(name, value)| wit::Field {
+                name: name.clone(),
+                value: field_value(value),
+            })
+            .collect();
+        let out = self
+            .plugin
+            .invoke(action, &params)
             .await?
-            .map_err(|e| self.failed("invoke", e))
+            .map_err(|e| self.failed("invoke", e))?;
+        Ok(ActionOutput {
+            summary: out.summary,
+            data: out.data,
+        })
     }
 
-    /// Verifies and reads a webhook.
+    /// Verifies and reads a webhook: its events, or why it is refused.
     pub async fn parse_webhook(
         &self,
-        request: &wit::WebhookRequest,
-    ) -> Result<Result<Vec<wit::HrEvent>, wit::WebhookError>, ConnectorError> {
-        Ok(self.plugin.parse_webhook(request).await?)
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Result<Result<Vec<HrEvent>, WebhookRefusal>, ConnectorError> {
+        let request = wit::WebhookRequest { headers, body };
+        Ok(match self.plugin.parse_webhook(&request).await? {
+            Ok(events) => Ok(events
+                .into_iter()
+                .map(|e| HrEvent {
+                    kind: EventKind::from(e.kind),
+                    source_type: e.source_type,
+                    person_id: e.person_id,
+                    dedupe_key: e.dedupe_key,
+                })
+                .collect()),
+            Err(e) => Err(match e {
+                wit::WebhookError::BadSignature(m) => WebhookRefusal::BadSignature(m),
+                wit::WebhookError::Stale(m) => WebhookRefusal::Stale(m),
+                wit::WebhookError::Malformed(m) => WebhookRefusal::Malformed(m),
+                wit::WebhookError::Other(m) => WebhookRefusal::Other(m),
+            }),
+        })
     }
 
     fn failed(&self, call: &'static str, e: wit::ConnectorError) -> ConnectorError {
@@ -320,6 +365,112 @@ impl Connector {
             auth,
         }
     }
+}
+
+/// What a plugin says of itself ([`Connector::about`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct About {
+    pub name: String,
+    pub version: String,
+    /// The contract it was built for (`0.2.0`).
+    pub contract_version: String,
+    /// The fields its people carry beside the typed facts.
+    pub fields: Vec<FieldInfo>,
+    /// The actions it can `invoke`, by name.
+    pub actions: Vec<String>,
+}
+
+/// One field a plugin reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldInfo {
+    pub name: String,
+    /// `text`, `integer`, `number`, `boolean`, `date` or `text-list`.
+    pub kind: &'static str,
+    pub description: String,
+}
+
+fn field_kind(k: wit::FieldKind) -> &'static str {
+    match k {
+        wit::FieldKind::Text => "text",
+        wit::FieldKind::Integer => "integer",
+        wit::FieldKind::Number => "number",
+        wit::FieldKind::Boolean => "boolean",
+        wit::FieldKind::Date => "date",
+        wit::FieldKind::TextList => "text-list",
+    }
+}
+
+/// What a connector action answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionOutput {
+    /// One line for the admin.
+    pub summary: String,
+    /// The HR system's answer, as JSON text, shown to the admin and never interpreted.
+    pub data: String,
+}
+
+/// What an HR event is about, in the engine's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Hired,
+    Updated,
+    StatusChanged,
+    Terminated,
+    Deleted,
+    /// An event type the connector does not know: stored and logged, never dropped.
+    Unrecognized,
+}
+
+impl EventKind {
+    /// The name stored with the event (and matched by automations).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Hired => "hired",
+            EventKind::Updated => "updated",
+            EventKind::StatusChanged => "status-changed",
+            EventKind::Terminated => "terminated",
+            EventKind::Deleted => "deleted",
+            EventKind::Unrecognized => "unrecognized",
+        }
+    }
+}
+
+impl From<wit::EventKind> for EventKind {
+    fn from(k: wit::EventKind) -> Self {
+        match k {
+            wit::EventKind::Hired => EventKind::Hired,
+            wit::EventKind::Updated => EventKind::Updated,
+            wit::EventKind::StatusChanged => EventKind::StatusChanged,
+            wit::EventKind::Terminated => EventKind::Terminated,
+            wit::EventKind::Deleted => EventKind::Deleted,
+            wit::EventKind::Unrecognized => EventKind::Unrecognized,
+        }
+    }
+}
+
+/// One HR event read from a webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HrEvent {
+    pub kind: EventKind,
+    /// The HR system's event type, e.g. `employment.details.updated`.
+    pub source_type: String,
+    /// The person concerned, if the event names one.
+    pub person_id: Option<String>,
+    /// The same on every delivery of this event.
+    pub dedupe_key: String,
+}
+
+/// Why a webhook was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookRefusal {
+    /// Missing or wrong signature (401).
+    BadSignature(String),
+    /// The signed timestamp is too old (401).
+    Stale(String),
+    /// Not a webhook this connector understands (400).
+    Malformed(String),
+    /// The plugin could not verify it (500).
+    Other(String),
 }
 
 /// A sentence for a connector error; the rate-limit wait; whether it is an auth failure.

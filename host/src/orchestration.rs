@@ -10,11 +10,9 @@
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use crate::connector::field_value;
 use crate::directory::{DirEntry, escape};
 use crate::mapping::{FieldValue, Person};
 use crate::outbound::{self, WebhookConfig};
-use crate::runtime::wit;
 use crate::sync::plan::{Change, Op};
 use crate::sync::{Engine, RunOptions, SyncError};
 use crate::templates::{Context, TemplateError, Templates};
@@ -505,10 +503,7 @@ impl<'a> Orchestrator<'a> {
                 let mut fields = Vec::new();
                 for (k, v) in params {
                     let value = render(&format!("params.{k}"), v)?;
-                    fields.push(wit::Field {
-                        name: k.clone(),
-                        value: field_value(&FieldValue::Text(value)),
-                    });
+                    fields.push((k.clone(), FieldValue::Text(value)));
                 }
                 let _ = person;
                 let out = self

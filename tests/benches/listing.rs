@@ -147,7 +147,7 @@ async fn run() -> anyhow::Result<()> {
         .filter(|e| e["status"] != "deleted")
         .count();
     let c = open(&sim, dir.path(), &runtime, None)?;
-    c.describe().await?; // loads the component (compiled or from the cache), sends nothing
+    c.about().await?; // loads the component (compiled or from the cache), sends nothing
     let t = Instant::now();
     let (ids, pages) = list_all(&c).await?;
     let time = t.elapsed();
@@ -204,7 +204,7 @@ async fn run() -> anyhow::Result<()> {
     })
     .await?;
     let c = open(&sim, dir.path(), &runtime, Some(LIMIT_TOML))?;
-    c.describe().await?;
+    c.about().await?;
     let t = Instant::now();
     let (ids, pages) = list_all(&c).await?;
     let time = t.elapsed();

@@ -233,6 +233,33 @@ async fn endpoints_added_in_toml_feed_ad_within_the_budget_and_connector_test_li
         assert!(stdout.contains(want), "`{want}` missing:\n{stdout}");
     }
     assert!(!stdout.contains(&sim.config().api_token), "{stdout}");
+
+    // `--person` picks the sample, and its typed facts are shown.
+    let chosen = people[people.len() - 1]["id"].as_str().unwrap().to_string();
+    let out = tokio::process::Command::new(hrsync_bin())
+        .args(["--quiet", "--config"])
+        .arg(&path)
+        .args(["connector", "test", "remote", "--person", &chosen])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("person {chosen}: Active")),
+        "{stdout}"
+    );
+    for fact in [
+        "start_date",
+        "manager_id / manager_employment_id",
+        "given_name / first_name",
+        "work_email",
+    ] {
+        assert!(
+            stdout.contains(&format!("  {fact}")),
+            "`{fact}` missing:\n{stdout}"
+        );
+    }
     w.cleanup().await;
 }
 

@@ -9,11 +9,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use hrsync::config::{Config, ConnectorSettings};
-use hrsync::connector::{Connector, ConnectorError, Rejected};
-use hrsync::mapping::{FieldValue, Lifecycle, Person};
-use hrsync::runtime::wit::{
-    EventKind, Field, FieldValue as WitValue, WebhookError, WebhookRequest,
+use hrsync::connector::{
+    Connector, ConnectorError, EventKind, Rejected, WebhookRefusal as WebhookError,
 };
+use hrsync::mapping::{FieldValue, Lifecycle, Person};
 use hrsync::runtime::{Runtime, RuntimeConfig};
 use hrsync_tests::fixtures::{plugin_wasm, workspace_root};
 use hrsync_tests::remote_sim::{Fault, RateLimit, SimConfig, SimHandle, Simulator};
@@ -260,15 +259,16 @@ fn now_ms() -> i64 {
 }
 
 /// A webhook delivery as the host's receiver hands it to the plugin (header names lower-case).
-fn delivery(body: &[u8], signature: &str, timestamp_ms: i64) -> WebhookRequest {
-    WebhookRequest {
-        headers: vec![
+/// A webhook delivery's headers and body.
+fn delivery(body: &[u8], signature: &str, timestamp_ms: i64) -> (Vec<(String, String)>, Vec<u8>) {
+    (
+        vec![
             ("content-type".into(), "application/json".into()),
             ("x-remote-signature".into(), signature.into()),
             ("x-remote-timestamp".into(), timestamp_ms.to_string()),
         ],
-        body: body.to_vec(),
-    }
+        body.to_vec(),
+    )
 }
 
 fn event_body(h: &Harness, event_type: &str, employment_id: &str) -> Vec<u8> {
@@ -712,7 +712,7 @@ async fn a_correctly_signed_webhook_is_one_event() {
     let ts = now_ms();
     let signature = h.state().sign(&body, ts);
     let events = c
-        .parse_webhook(&delivery(&body, &signature, ts))
+        .parse_webhook_delivery(delivery(&body, &signature, ts))
         .await
         .unwrap()
         .unwrap();
@@ -725,7 +725,7 @@ async fn a_correctly_signed_webhook_is_one_event() {
 
     // The same delivery again has the same de-duplication key.
     let again = c
-        .parse_webhook(&delivery(&body, &signature, ts))
+        .parse_webhook_delivery(delivery(&body, &signature, ts))
         .await
         .unwrap()
         .unwrap();
@@ -748,7 +748,7 @@ async fn a_webhook_with_a_bad_signature_is_refused() {
     // Signed with another key.
     let forged = hrsync_tests::remote_sim::sign("not-the-signing-key", &body, ts);
     let r = c
-        .parse_webhook(&delivery(&body, &forged, ts))
+        .parse_webhook_delivery(delivery(&body, &forged, ts))
         .await
         .unwrap();
     assert!(matches!(r, Err(WebhookError::BadSignature(_))), "{r:?}");
@@ -757,21 +757,21 @@ async fn a_webhook_with_a_bad_signature_is_refused() {
     let signature = h.state().sign(&body, ts);
     let tampered = event_body(&h, "offboarding.submitted", "someone-else");
     let r = c
-        .parse_webhook(&delivery(&tampered, &signature, ts))
+        .parse_webhook_delivery(delivery(&tampered, &signature, ts))
         .await
         .unwrap();
     assert!(matches!(r, Err(WebhookError::BadSignature(_))), "{r:?}");
 
     // Correctly signed, then the timestamp changed.
     let r = c
-        .parse_webhook(&delivery(&body, &signature, ts + 1))
+        .parse_webhook_delivery(delivery(&body, &signature, ts + 1))
         .await
         .unwrap();
     assert!(matches!(r, Err(WebhookError::BadSignature(_))), "{r:?}");
 
     // The genuine one still passes (the checks above are not refusing everything).
     let r = c
-        .parse_webhook(&delivery(&body, &signature, ts))
+        .parse_webhook_delivery(delivery(&body, &signature, ts))
         .await
         .unwrap()
         .unwrap();
@@ -790,7 +790,7 @@ async fn a_stale_webhook_is_refused_even_when_signed() {
     let ts = now_ms() - 10 * 60 * 1000;
     let signature = h.state().sign(&body, ts);
     let r = c
-        .parse_webhook(&delivery(&body, &signature, ts))
+        .parse_webhook_delivery(delivery(&body, &signature, ts))
         .await
         .unwrap();
     match r {
@@ -814,10 +814,7 @@ async fn update_employment_changes_the_work_email_in_remote() {
         auth: Auth::ClientCredentials,
         ..Opts::default()
     });
-    let field = |name: &str, value: &str| Field {
-        name: name.into(),
-        value: WitValue::Text(value.into()),
-    };
+    let field = |name: &str, value: &str| (name.to_string(), FieldValue::Text(value.into()));
     let out = c
         .invoke(
             "update-employment",
@@ -906,4 +903,21 @@ async fn a_base_url_outside_allowed_hosts_is_refused_by_the_config() {
     );
     // And with the line added, it loads.
     assert!(h.load(&Opts::default()).is_ok());
+}
+
+/// `Connector::parse_webhook` for a [`delivery`].
+trait ParseDelivery {
+    async fn parse_webhook_delivery(
+        &self,
+        delivery: (Vec<(String, String)>, Vec<u8>),
+    ) -> Result<Result<Vec<hrsync::connector::HrEvent>, WebhookError>, ConnectorError>;
+}
+
+impl ParseDelivery for Connector {
+    async fn parse_webhook_delivery(
+        &self,
+        (headers, body): (Vec<(String, String)>, Vec<u8>),
+    ) -> Result<Result<Vec<hrsync::connector::HrEvent>, WebhookError>, ConnectorError> {
+        self.parse_webhook(headers, body).await
+    }
 }

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use super::App;
-use crate::runtime::wit;
+use crate::connector::{EventKind, WebhookRefusal};
 
 /// The largest webhook body accepted.
 const MAX_BODY: usize = 1 << 20;
@@ -29,17 +29,6 @@ pub fn router(app: Arc<App>) -> Router {
 
 fn answer(status: StatusCode, body: serde_json::Value) -> Response {
     (status, axum::Json(body)).into_response()
-}
-
-fn kind_name(k: wit::EventKind) -> &'static str {
-    match k {
-        wit::EventKind::Hired => "hired",
-        wit::EventKind::Updated => "updated",
-        wit::EventKind::StatusChanged => "status-changed",
-        wit::EventKind::Terminated => "terminated",
-        wit::EventKind::Deleted => "deleted",
-        wit::EventKind::Unrecognized => "unrecognized",
-    }
 }
 
 async fn webhook(
@@ -60,31 +49,32 @@ async fn webhook(
             json!({"error": format!("no connector named `{connector}`")}),
         );
     }
-    let request = wit::WebhookRequest {
-        headers: headers
-            .iter()
-            .filter_map(|(k, v)| {
-                Some((
-                    k.as_str().to_ascii_lowercase(),
-                    v.to_str().ok()?.to_string(),
-                ))
-            })
-            .collect(),
-        body: body.to_vec(),
-    };
-    let parsed = app.engine.connector().parse_webhook(&request).await;
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().ok()?.to_string(),
+            ))
+        })
+        .collect();
+    let parsed = app
+        .engine
+        .connector()
+        .parse_webhook(headers, body.to_vec())
+        .await;
     let events = match parsed {
         Ok(Ok(events)) => events,
-        Ok(Err(wit::WebhookError::BadSignature(m) | wit::WebhookError::Stale(m))) => {
+        Ok(Err(WebhookRefusal::BadSignature(m) | WebhookRefusal::Stale(m))) => {
             app.metrics.webhooks_rejected.inc();
             tracing::warn!(connector, reason = %m, "webhook refused");
             return answer(StatusCode::UNAUTHORIZED, json!({"error": m}));
         }
-        Ok(Err(wit::WebhookError::Malformed(m))) => {
+        Ok(Err(WebhookRefusal::Malformed(m))) => {
             app.metrics.webhooks_rejected.inc();
             return answer(StatusCode::BAD_REQUEST, json!({"error": m}));
         }
-        Ok(Err(wit::WebhookError::Other(m))) => {
+        Ok(Err(WebhookRefusal::Other(m))) => {
             tracing::error!(connector, error = %m, "webhook could not be verified");
             app.metrics.errors.inc();
             return answer(
@@ -107,16 +97,13 @@ async fn webhook(
         .map(|e| {
             (
                 e.dedupe_key.clone(),
-                kind_name(e.kind).to_string(),
+                e.kind.as_str().to_string(),
                 e.source_type.clone(),
                 e.person_id.clone(),
             )
         })
         .collect();
-    for e in events
-        .iter()
-        .filter(|e| e.kind == wit::EventKind::Unrecognized)
-    {
+    for e in events.iter().filter(|e| e.kind == EventKind::Unrecognized) {
         tracing::warn!(connector, event_type = %e.source_type, "an event type the connector does not recognize was stored");
     }
     match app.engine.store().enqueue_events(&connector, &rows) {
