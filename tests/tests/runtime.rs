@@ -809,3 +809,44 @@ fn walk(dir: &std::path::Path) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// The author's loop, last step: the scaffolded plugin (what `hrsync connector new` writes,
+/// built by `cargo xtask build-plugins`) answers `hrsync connector test` through the CLI.
+#[tokio::test]
+async fn connector_test_runs_the_scaffolded_plugin_through_the_cli() {
+    let base = slow_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "scaffold-token").unwrap();
+    let config = dir.path().join("hrsync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[connectors.scaffolded]
+plugin = "{plugin}"
+base_url = "{base}"
+allowed_hosts = ["{base}"]
+auth = {{ kind = "bearer", token = {{ file = "token" }} }}
+"#,
+            plugin = plugin_wasm("hrsync_plugin_scaffolded.wasm").display(),
+        ),
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(hrsync_tests::fixtures::hrsync_bin())
+        .args(["--quiet", "--config"])
+        .arg(&config)
+        .args(["connector", "test", "scaffolded", "--person", "p-2"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("connector scaffolded"), "{stdout}");
+    assert!(stdout.contains("person p-2: PreHire"), "{stdout}");
+    assert!(stdout.contains("department"), "{stdout}");
+    assert!(!stdout.contains("scaffold-token"), "{stdout}");
+}
