@@ -88,6 +88,8 @@ fn plugin_problems(config: &Config, catalog: &Catalog) -> Vec<(String, String)> 
     for (name, c) in &config.connectors {
         let key = format!("connectors.{name}.plugin");
         match &c.plugin {
+            // The REST connector is the host's own: it has no component to find.
+            PluginSource::Builtin(plugin) if plugin == crate::config::rest::BUILTIN => {}
             PluginSource::Builtin(plugin) => {
                 if let Err(e) = catalog.find(plugin) {
                     problems.push((key, e.to_string()));

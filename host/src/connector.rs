@@ -100,10 +100,52 @@ pub struct PeoplePage {
     pub total: Option<u32>,
 }
 
+/// A connector's HTTP, its token source and its governor.
+struct Wired {
+    http: ConnectorHttp,
+    tokens: Arc<TokenSource>,
+    governor: Arc<RateGovernor>,
+}
+
+/// The schemes a REST connector takes: the one configured (an API key without a placement goes
+/// in the `X-API-Key` header; Basic without `secret_as` sends the secret as the user name,
+/// or as the password when a `username` is given).
+fn rest_schemes(credentials: &auth::Credentials) -> Vec<Declared> {
+    match credentials {
+        auth::Credentials::None => Vec::new(),
+        auth::Credentials::ApiToken(_) => vec![Declared::Bearer],
+        auth::Credentials::ClientCredentials { .. } => vec![Declared::OauthClientCredentials],
+        auth::Credentials::RefreshToken { .. } => vec![Declared::OauthRefreshToken],
+        auth::Credentials::Basic {
+            secret_as, other, ..
+        } => vec![Declared::Basic {
+            secret_as: secret_as.unwrap_or(if other.is_some() {
+                auth::BasicPart::Password
+            } else {
+                auth::BasicPart::Username
+            }),
+            other: other.clone(),
+        }],
+        auth::Credentials::ApiKey { placement, .. } => {
+            vec![Declared::ApiKey(placement.clone().unwrap_or_else(|| {
+                auth::KeyPlacement::Header("X-API-Key".to_string())
+            }))]
+        }
+    }
+}
+
+/// What answers a connector's calls.
+enum Backend {
+    /// A wasm plugin.
+    Plugin(Plugin),
+    /// `builtin:rest`: the connector defined in TOML ([`crate::rest`]).
+    Rest(Box<crate::rest::Rest>),
+}
+
 /// A loaded connector.
 pub struct Connector {
     name: String,
-    plugin: Plugin,
+    backend: Backend,
     stats: Arc<HttpStats>,
     governor: Arc<RateGovernor>,
     /// The connector's one token source: connector actions, outbound webhooks that borrow the
@@ -126,6 +168,18 @@ impl Connector {
             message,
         };
         let slot: Arc<OnceLock<ConnectorHttp>> = Arc::new(OnceLock::new());
+        if let Some(definition) = &settings.rest {
+            let declared = rest_schemes(&settings.credentials);
+            let http = Self::http(settings, &declared)?;
+            let rest = crate::rest::Rest::new(
+                definition.clone(),
+                Arc::new(Deferred(slot.clone())),
+                settings.base_url.clone(),
+                settings.settings.clone(),
+            );
+            let listing = rest.listing();
+            return Self::assemble(settings, Backend::Rest(Box::new(rest)), listing, http, slot);
+        }
         let context = PluginContext {
             name: settings.name.clone(),
             settings: settings.settings.clone(),
@@ -142,12 +196,30 @@ impl Connector {
             Described::Setup(m) => setup(m),
         })?;
         let declared: Vec<Declared> = descriptor.auth.iter().map(declared).collect();
+        let http = Self::http(settings, &declared)?;
+        Self::assemble(
+            settings,
+            Backend::Plugin(plugin),
+            listing(&descriptor.listing),
+            http,
+            slot,
+        )
+    }
+
+    /// The connector's HTTP for the schemes its backend declares: the configured credentials,
+    /// egress rules, rate governor and retries.
+    fn http(settings: &ConnectorSettings, declared: &[Declared]) -> Result<Wired, ConnectorError> {
+        let setup = |message: String| ConnectorError::Setup {
+            connector: settings.name.clone(),
+            message,
+        };
         let credentials =
-            auth::scheme::resolve(&settings.name, settings.credentials.clone(), &declared)
-                .map_err(|source| ConnectorError::Auth {
+            auth::scheme::resolve(&settings.name, settings.credentials.clone(), declared).map_err(
+                |source| ConnectorError::Auth {
                     connector: settings.name.clone(),
                     source,
-                })?;
+                },
+            )?;
         let client = crate::http::client(settings.timeout).map_err(|e| setup(e.to_string()))?;
         let governor = Arc::new(RateGovernor::new(settings.rate_limit));
         let tokens = Arc::new(TokenSource::new(
@@ -167,6 +239,30 @@ impl Connector {
             tokens.clone(),
             governor.clone(),
         );
+        Ok(Wired {
+            http,
+            tokens,
+            governor,
+        })
+    }
+
+    /// The connector around its backend, its HTTP set up for it and its endpoints.
+    fn assemble(
+        settings: &ConnectorSettings,
+        backend: Backend,
+        listing: Listing,
+        wired: Wired,
+        slot: Arc<OnceLock<ConnectorHttp>>,
+    ) -> Result<Connector, ConnectorError> {
+        let setup = |message: String| ConnectorError::Setup {
+            connector: settings.name.clone(),
+            message,
+        };
+        let Wired {
+            http,
+            tokens,
+            governor,
+        } = wired;
         let stats = http.stats();
         if slot.set(http).is_err() {
             return Err(setup("the HTTP backend was set up twice".to_string()));
@@ -180,11 +276,11 @@ impl Connector {
         );
         Ok(Connector {
             name: settings.name.clone(),
-            plugin,
+            backend,
             stats,
             governor,
             tokens,
-            listing: listing(&descriptor.listing),
+            listing,
             endpoints,
         })
     }
@@ -244,7 +340,11 @@ impl Connector {
 
     /// What the plugin says of itself: name, version, contract and fields.
     pub async fn about(&self) -> Result<About, ConnectorError> {
-        let d = self.plugin.describe().await?;
+        let plugin = match &self.backend {
+            Backend::Plugin(p) => p,
+            Backend::Rest(r) => return Ok(r.about(&self.name)),
+        };
+        let d = plugin.describe().await?;
         Ok(About {
             name: d.name,
             version: d.version,
@@ -264,8 +364,28 @@ impl Connector {
 
     /// One page of people.
     pub async fn list(&self, cursor: Option<&str>) -> Result<PeoplePage, ConnectorError> {
-        let page = self
-            .plugin
+        let plugin = match &self.backend {
+            Backend::Plugin(p) => p,
+            Backend::Rest(r) => {
+                // Every page of the list call at once: the listing is one page.
+                let (mut people, rejected) = r
+                    .list()
+                    .await
+                    .map_err(|e| self.rest_failed("list-people", e))?;
+                if cursor.is_none() {
+                    self.endpoints.refresh().await;
+                }
+                self.endpoints.add_company_fields(&mut people).await;
+                let total = u32::try_from(people.len()).ok();
+                return Ok(PeoplePage {
+                    people,
+                    rejected,
+                    next_cursor: None,
+                    total,
+                });
+            }
+        };
+        let page = plugin
             .list(cursor)
             .await?
             .map_err(|e| self.failed("list-people", e))?;
@@ -292,7 +412,30 @@ impl Connector {
 
     /// One person with every detail.
     pub async fn get(&self, id: &str) -> Result<Result<Person, Rejected>, ConnectorError> {
-        match self.plugin.get(id).await? {
+        let plugin = match &self.backend {
+            Backend::Plugin(p) => p,
+            Backend::Rest(r) => {
+                return match r
+                    .get(id)
+                    .await
+                    .map_err(|e| self.rest_failed("get-person", e))?
+                {
+                    Some(Ok(mut p)) => {
+                        self.endpoints.enrich(&mut p).await;
+                        Ok(Ok(p))
+                    }
+                    Some(Err(rejected)) => Ok(Err(rejected)),
+                    None => Err(ConnectorError::Failed {
+                        connector: self.name.clone(),
+                        call: "get-person",
+                        message: format!("the HR system has no person `{id}`"),
+                        retry_after_ms: None,
+                        auth: false,
+                    }),
+                };
+            }
+        };
+        match plugin.get(id).await? {
             Ok(p) => match person(p) {
                 Ok(mut p) => {
                     self.endpoints.enrich(&mut p).await;
@@ -318,8 +461,13 @@ impl Connector {
                 value: field_value(value),
             })
             .collect();
-        let out = self
-            .plugin
+        let plugin = match &self.backend {
+            Backend::Plugin(p) => p,
+            Backend::Rest(_) => {
+                return Err(self.unsupported("invoke", "a REST connector has no actions"));
+            }
+        };
+        let out = plugin
             .invoke(action, &params)
             .await?
             .map_err(|e| self.failed("invoke", e))?;
@@ -336,7 +484,16 @@ impl Connector {
         body: Vec<u8>,
     ) -> Result<Result<Vec<HrEvent>, WebhookRefusal>, ConnectorError> {
         let request = wit::WebhookRequest { headers, body };
-        Ok(match self.plugin.parse_webhook(&request).await? {
+        let plugin = match &self.backend {
+            Backend::Plugin(p) => p,
+            Backend::Rest(_) => {
+                return Err(self.unsupported(
+                    "parse-webhook",
+                    "a REST connector reads no webhooks (sync on a schedule instead)",
+                ));
+            }
+        };
+        Ok(match plugin.parse_webhook(&request).await? {
             Ok(events) => Ok(events
                 .into_iter()
                 .map(|e| HrEvent {
@@ -353,6 +510,20 @@ impl Connector {
                 wit::WebhookError::Other(m) => WebhookRefusal::Other(m),
             }),
         })
+    }
+
+    fn unsupported(&self, call: &'static str, message: &str) -> ConnectorError {
+        self.failed(call, wit::ConnectorError::Unsupported(message.to_string()))
+    }
+
+    fn rest_failed(&self, call: &'static str, e: crate::rest::RestError) -> ConnectorError {
+        ConnectorError::Failed {
+            connector: self.name.clone(),
+            call,
+            auth: e.is_auth(),
+            message: e.to_string(),
+            retry_after_ms: None,
+        }
     }
 
     fn failed(&self, call: &'static str, e: wit::ConnectorError) -> ConnectorError {

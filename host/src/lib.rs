@@ -16,6 +16,7 @@ pub mod http;
 pub mod mapping;
 pub mod orchestration;
 pub mod outbound;
+pub mod rest;
 pub mod runtime;
 pub mod secret;
 pub mod serve;

@@ -6,4 +6,5 @@ pub mod brownfield;
 pub mod drop_proxy;
 pub mod fixtures;
 pub mod remote_sim;
+pub mod rest_sim;
 pub mod world;

@@ -60,6 +60,26 @@ pub struct RawEndpoint {
     per_person: bool,
 }
 
+/// One call of a REST connector (`[connectors.NAME.rest] list = { … }`, `detail = { … }`):
+/// an endpoint without a name, key or per-person flag, which the connector gives it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCall {
+    #[serde(default)]
+    method: Option<String>,
+    path: String,
+    #[serde(default)]
+    query: BTreeMap<String, String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    body: Option<toml::Value>,
+    #[serde(default)]
+    records: Option<String>,
+    #[serde(default)]
+    pagination: Option<RawPagination>,
+}
+
 /// `pagination = { kind = … }` as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
@@ -177,7 +197,7 @@ pub struct EndpointConfigError {
 }
 
 /// `/data/items`, or `data.items` written as a path: a JSON pointer.
-fn pointer(text: &str) -> String {
+pub fn pointer(text: &str) -> String {
     if text.is_empty() || text.starts_with('/') {
         text.to_string()
     } else {
@@ -311,6 +331,37 @@ impl Endpoint {
         };
         endpoint.check_templates(i)?;
         Ok(endpoint)
+    }
+
+    /// A REST connector's call as an endpoint named `name` (`list`: company-wide, keyed by
+    /// `key`; `detail`: per person); errors name the key under `key_prefix` (`rest.list`).
+    pub fn from_call(
+        key_prefix: &str,
+        name: &str,
+        raw: RawCall,
+        key: Option<String>,
+        per_person: bool,
+    ) -> Result<Endpoint, EndpointConfigError> {
+        let raw = RawEndpoint {
+            name: name.to_string(),
+            method: raw.method,
+            path: raw.path,
+            query: raw.query,
+            headers: raw.headers,
+            body: raw.body,
+            records: raw.records,
+            key,
+            person_key: None,
+            pagination: raw.pagination,
+            per_person,
+        };
+        Endpoint::parse(0, raw).map_err(|e| EndpointConfigError {
+            key: match e.key.strip_prefix("endpoints[0]") {
+                Some(rest) => format!("{key_prefix}{rest}"),
+                None => e.key,
+            },
+            message: e.message,
+        })
     }
 
     /// Every template of the endpoint with its key.

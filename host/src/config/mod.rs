@@ -8,6 +8,7 @@
 
 pub mod endpoints;
 pub mod init;
+pub mod rest;
 pub mod rules;
 mod secret_ref;
 pub mod templates;
@@ -172,6 +173,9 @@ struct RawConnector {
     /// `[[connectors.NAME.endpoints]]` (see [`crate::endpoints`]).
     #[serde(default)]
     endpoints: Vec<endpoints::RawEndpoint>,
+    /// `[connectors.NAME.rest]`: the connector itself when `plugin = "builtin:rest"`.
+    #[serde(default)]
+    rest: Option<rest::RawRest>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -291,6 +295,8 @@ pub struct ConnectorSettings {
     pub settings: BTreeMap<String, String>,
     /// Endpoints called beside the plugin's own ([`crate::endpoints`]).
     pub endpoints: Vec<endpoints::Endpoint>,
+    /// `plugin = "builtin:rest"`: the connector defined in TOML ([`crate::rest`]).
+    pub rest: Option<rest::RestDefinition>,
 }
 
 impl Config {
@@ -534,6 +540,28 @@ impl Config {
                 .collect();
             let endpoints = endpoints::Endpoint::parse_all(c.endpoints)
                 .map_err(|e| invalid(&key(&e.key), e.message))?;
+            let is_rest = plugin == PluginSource::Builtin(rest::BUILTIN.to_string());
+            let rest = match (is_rest, c.rest) {
+                (true, Some(r)) => Some(
+                    rest::RestDefinition::parse(r).map_err(|e| invalid(&key(&e.key), e.message))?,
+                ),
+                (true, None) => {
+                    return Err(invalid(
+                        &key("rest"),
+                        "is missing: `builtin:rest` is defined by [connectors.NAME.rest] (its list call, id and lifecycle)".to_string(),
+                    ));
+                }
+                (false, Some(_)) => {
+                    return Err(invalid(
+                        &key("rest"),
+                        format!(
+                            "is only for plugin = \"builtin:rest\", not `{}`; remove it or use the REST connector",
+                            c.plugin
+                        ),
+                    ));
+                }
+                (false, None) => None,
+            };
             connectors.insert(
                 name.clone(),
                 ConnectorSettings {
@@ -548,6 +576,7 @@ impl Config {
                     secrets,
                     settings,
                     endpoints,
+                    rest,
                     name,
                 },
             );

@@ -49,7 +49,7 @@
 
 mod error;
 mod fetch;
-mod records;
+pub mod records;
 pub mod report;
 
 #[cfg(test)]
@@ -66,7 +66,7 @@ pub use crate::config::endpoints::{
     Body, Endpoint, EndpointConfigError, MACROS, Method, Pagination, RawEndpoint,
 };
 pub use error::{Note, Problem};
-pub use fetch::Shown;
+pub use fetch::{Caller, Fetched, Shown};
 pub use records::Index;
 
 use crate::mapping::{FieldValue, Person};

@@ -77,6 +77,13 @@ pub fn fields(endpoint: &str, record: &Value) -> BTreeMap<String, FieldValue> {
     out
 }
 
+/// One value as person fields named `name` (nested objects as `name.a.b`).
+pub fn flatten_value(name: &str, value: &Value) -> BTreeMap<String, FieldValue> {
+    let mut out = BTreeMap::new();
+    flatten(name, value, &mut out);
+    out
+}
+
 fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, FieldValue>) {
     let v = match value {
         Value::Object(m) => {
