@@ -181,8 +181,7 @@ async fn scenario(
         hrsync::sync::report::summary_line(&report.plan)
     );
     drop(engine);
-    w.cleanup().await;
-    Ok(Measured {
+    let measured = Measured {
         rules,
         active: active.len(),
         first_account: first,
@@ -194,7 +193,19 @@ async fn scenario(
         managers_checked: checked,
         managers_wrong: wrong,
         accounts: ids.len(),
-    })
+    };
+    // Said before the (long, for thousands of accounts) cleanup, so an interrupted cleanup
+    // loses no figure.
+    eprintln!(
+        "{rules}: first account {}, all active {}, enriched {}, {} requests, {} 429s",
+        secs(measured.first_account),
+        secs(measured.all_active),
+        secs(Some(measured.enriched)),
+        measured.requests,
+        measured.rate_limited
+    );
+    w.cleanup().await;
+    Ok(measured)
 }
 
 fn secs(d: Option<Duration>) -> String {
