@@ -132,7 +132,10 @@ async fn serve_and_a_manual_sync_together_stay_within_one_budget() {
     run.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while store.queue_depth().unwrap().0 > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the events did not drain");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the events did not drain"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let stats = sim.stats();
@@ -149,7 +152,10 @@ async fn serve_and_a_manual_sync_together_stay_within_one_budget() {
     assert!(stats.max_requests_in_window <= 10);
     let accounts = w.accounts().await;
     for (i, id) in active.iter().enumerate() {
-        assert_eq!(accounts[id].first("title"), Some(format!("Both {i}").as_str()));
+        assert_eq!(
+            accounts[id].first("title"),
+            Some(format!("Both {i}").as_str())
+        );
     }
     service.shutdown(Duration::from_secs(10)).await;
     drop(manual);
