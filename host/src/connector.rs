@@ -6,7 +6,6 @@
 //! records and details merge. Until then the plugin's HTTP is refused (`describe` must not send
 //! requests).
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
 use crate::auth::{self, Declared, TokenSource};
@@ -16,6 +15,8 @@ use crate::mapping::{Fact, Facts, FieldValue, Lifecycle, Person};
 use crate::runtime::{
     BoxFuture, HttpBackend, Limits, Plugin, PluginContext, PluginError, Runtime, wit,
 };
+
+pub use crate::hr_types::{About, FieldInfo, Listing, Rejected};
 
 /// Why a connector call failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,25 +46,6 @@ pub enum ConnectorError {
     },
 }
 
-/// What a connector's list records hold (contract 0.2 `descriptor.listing`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listing {
-    /// The facts a list record carries whenever the HR system has them.
-    pub facts: BTreeSet<Fact>,
-    /// Whether a list record's status is current.
-    pub has_status: bool,
-}
-
-impl Default for Listing {
-    /// Status in the list, no facts: what a 0.1 connector's list records were.
-    fn default() -> Self {
-        Listing {
-            facts: BTreeSet::new(),
-            has_status: true,
-        }
-    }
-}
-
 /// The plugin's HTTP until the connector is set up: refused, then the real backend.
 struct Deferred(Arc<OnceLock<ConnectorHttp>>);
 
@@ -81,14 +63,6 @@ impl HttpBackend for Deferred {
             }),
         }
     }
-}
-
-/// A record the connector could not read, with the reason (quarantined by the engine).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rejected {
-    pub record_id: Option<String>,
-    pub field: Option<String>,
-    pub message: String,
 }
 
 /// One page of people.
@@ -538,28 +512,6 @@ impl Connector {
     }
 }
 
-/// What a plugin says of itself ([`Connector::about`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct About {
-    pub name: String,
-    pub version: String,
-    /// The contract it was built for (`0.2.0`).
-    pub contract_version: String,
-    /// The fields its people carry beside the typed facts.
-    pub fields: Vec<FieldInfo>,
-    /// The actions it can `invoke`, by name.
-    pub actions: Vec<String>,
-}
-
-/// One field a plugin reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldInfo {
-    pub name: String,
-    /// `text`, `integer`, `number`, `boolean`, `date` or `text-list`.
-    pub kind: &'static str,
-    pub description: String,
-}
-
 fn field_kind(k: wit::FieldKind) -> &'static str {
     match k {
         wit::FieldKind::Text => "text",
@@ -672,16 +624,6 @@ pub fn describe_error(e: &wit::ConnectorError) -> (String, Option<u64>, bool) {
             }
         },
         wit::ConnectorError::Other(m) => (m.clone(), None, false),
-    }
-}
-
-impl std::fmt::Display for Rejected {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let id = self.record_id.as_deref().unwrap_or("(no id)");
-        match &self.field {
-            Some(field) => write!(f, "record {id}, field `{field}`: {}", self.message),
-            None => write!(f, "record {id}: {}", self.message),
-        }
     }
 }
 

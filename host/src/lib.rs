@@ -12,6 +12,7 @@ pub mod connector;
 pub mod directory;
 pub mod egress;
 pub mod endpoints;
+pub mod hr_types;
 pub mod http;
 pub mod mapping;
 pub mod orchestration;

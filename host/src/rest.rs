@@ -31,8 +31,8 @@ use minijinja::Value;
 use serde_json::Value as Json;
 
 use crate::config::rest::{RestDefinition, Source};
-use crate::connector::{About, FieldInfo, Listing, Rejected};
 use crate::endpoints::{Caller, Problem, records};
+use crate::hr_types::{About, FieldInfo, Listing, Rejected};
 use crate::mapping::{Facts, FieldValue, Lifecycle, Person};
 use crate::runtime::HttpBackend;
 use crate::templates::{Context, Templates};

@@ -20,7 +20,9 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use crate::host::{CryptoError, HttpError, Level, Method, Request, Response};
+use crate::bindings::hrsync::connector::crypto::CryptoError;
+use crate::bindings::hrsync::connector::http::{HttpError, Method, Request, Response};
+use crate::bindings::hrsync::connector::log::Level;
 
 type Responder = Box<dyn Fn(&Request) -> Result<Response, HttpError>>;
 
