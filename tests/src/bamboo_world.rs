@@ -14,7 +14,7 @@ use hrsync::sync::progress::Progress;
 use hrsync::sync::{Engine, RunOptions, RunReport};
 
 use crate::bamboo_sim::{BambooConfig, BambooHandle, Simulator};
-use crate::fixtures::{AdEnv, ad_env, plugin_wasm, workspace_root};
+use crate::fixtures::{AdEnv, ad_env, plugin_wasm, store_directory_toml};
 use crate::world::{connect, delete_tree};
 
 const OU_PREFIX: &str = "hrsync-bhr-";
@@ -72,27 +72,10 @@ impl BambooWorld {
         std::fs::write(d.join("ldap.pw"), &self.ad.password).unwrap();
         let sim = self.sim.config();
         std::fs::write(d.join("bamboo.key"), &sim.api_key).unwrap();
-        let cache = workspace_root().join("target/hrsync-test-cache");
+        let head = store_directory_toml(&self.ad, &self.ou);
         let plugin = plugin_wasm("hrsync_plugin_bamboohr.wasm");
         format!(
-            r#"
-[store]
-path = "hrsync.db"
-
-[runtime]
-cache_dir = "{cache}"
-
-[directory]
-url = "{url}"
-bind_dn = "{bind_dn}"
-bind_password = {{ file = "ldap.pw" }}
-ca_file = "{ca}"
-base_dn = "{ou}"
-uniqueness_base_dn = "{domain}"
-users_ou = "OU=Staff,{ou}"
-disabled_ou = "OU=Disabled,{ou}"
-concurrency = 2
-
+            r#"{head}
 [connectors.bamboohr]
 plugin = "{plugin}"
 base_url = "{base}"
@@ -128,12 +111,7 @@ dn = "CN=All Staff,{ou}"
 dn = "CN=Engineering,{ou}"
 when = "department == 'Engineering'"
 "#,
-            cache = cache.display(),
-            url = self.ad.url,
-            bind_dn = self.ad.bind_dn,
-            ca = self.ad.ca_file,
             ou = self.ou,
-            domain = self.ad.base_dn,
             plugin = plugin.display(),
             base = self.sim.base_url(),
             company = sim.company_domain,

@@ -95,9 +95,11 @@ pub fn ad_env() -> AdEnv {
 /// A complete hrsync config for the Remote simulator at `remote_base_url` and the AD in `ad`,
 /// managing accounts under `ou` (which is also the search base). Secrets are read from the files
 /// `ldap.pw`, `remote.token` and `webhook.secret` beside the config. `extra_sync` is appended to `[sync]`.
-pub fn sync_config_toml(ad: &AdEnv, ou: &str, remote_base_url: &str, extra_sync: &str) -> String {
+/// `[store]`, `[runtime]` and `[directory]` of a test config: the store beside the config, the
+/// shared compile cache, and the test AD with `ou` as base, `OU=Staff` and `OU=Disabled` in it,
+/// names unique domain-wide. The LDAP password is read from `ldap.pw` beside the config.
+pub fn store_directory_toml(ad: &AdEnv, ou: &str) -> String {
     let cache = workspace_root().join("target/hrsync-test-cache");
-    let plugin = plugin_wasm("hrsync_plugin_remote.wasm");
     format!(
         r#"
 [store]
@@ -116,7 +118,20 @@ uniqueness_base_dn = "{domain}"
 users_ou = "OU=Staff,{ou}"
 disabled_ou = "OU=Disabled,{ou}"
 concurrency = 2
+"#,
+        cache = cache.display(),
+        url = ad.url,
+        domain = ad.base_dn,
+        bind_dn = ad.bind_dn,
+        ca = ad.ca_file,
+    )
+}
 
+pub fn sync_config_toml(ad: &AdEnv, ou: &str, remote_base_url: &str, extra_sync: &str) -> String {
+    let head = store_directory_toml(ad, ou);
+    let plugin = plugin_wasm("hrsync_plugin_remote.wasm");
+    format!(
+        r#"{head}
 [connectors.remote]
 plugin = "{plugin}"
 base_url = "{base}"
@@ -151,11 +166,6 @@ dn = "CN=All Staff,{ou}"
 dn = "CN=Engineering,{ou}"
 when = "department == 'Engineering'"
 "#,
-        cache = cache.display(),
-        url = ad.url,
-        domain = ad.base_dn,
-        bind_dn = ad.bind_dn,
-        ca = ad.ca_file,
         plugin = plugin.display(),
         base = remote_base_url,
     )

@@ -13,7 +13,7 @@ use hrsync::config::Config;
 use hrsync::directory::DirEntry;
 use hrsync::sync::progress::Progress;
 use hrsync::sync::{Engine, RunOptions, RunReport};
-use hrsync_tests::fixtures::{AdEnv, ad_env, hrsync_bin, workspace_root};
+use hrsync_tests::fixtures::{AdEnv, ad_env, hrsync_bin, store_directory_toml};
 use hrsync_tests::rest_sim::{RestSim, person};
 use hrsync_tests::world::{AD, connect, delete_tree, enabled, in_group, total_ops};
 use serde_json::Value;
@@ -147,26 +147,9 @@ impl RestWorld {
         let d = self.dir.path();
         std::fs::write(d.join("ldap.pw"), &self.ad.password).unwrap();
         std::fs::write(d.join("hr.token"), TOKEN).unwrap();
-        let cache = workspace_root().join("target/hrsync-test-cache");
+        let head = store_directory_toml(&self.ad, &self.ou);
         format!(
-            r#"
-[store]
-path = "hrsync.db"
-
-[runtime]
-cache_dir = "{cache}"
-
-[directory]
-url = "{url}"
-bind_dn = "{bind_dn}"
-bind_password = {{ file = "ldap.pw" }}
-ca_file = "{ca}"
-base_dn = "{ou}"
-uniqueness_base_dn = "{domain}"
-users_ou = "OU=Staff,{ou}"
-disabled_ou = "OU=Disabled,{ou}"
-concurrency = 2
-
+            r#"{head}
 [connectors.hr]
 plugin = "builtin:rest"
 base_url = "{base}"
@@ -217,12 +200,7 @@ dn = "CN=All Staff,{ou}"
 dn = "CN=Engineering,{ou}"
 when = "department == 'Engineering'"
 "#,
-            cache = cache.display(),
-            url = self.ad.url,
-            bind_dn = self.ad.bind_dn,
-            ca = self.ad.ca_file,
             ou = self.ou,
-            domain = self.ad.base_dn,
             base = self.sim.base_url(),
         )
     }
