@@ -510,6 +510,13 @@ async fn readyz(service: &Service) -> (u16, serde_json::Value) {
     (status, r.json().await.unwrap_or(json!(null)))
 }
 
+/// The value of one sample line of a metrics text (0 when absent).
+fn metric_count(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 async fn metrics_text(service: &Service) -> String {
     reqwest::get(format!("http://{}/metrics", service.addr))
         .await
@@ -950,6 +957,52 @@ async fn metrics_carry_latency_and_run_duration_histograms_and_the_drain_estimat
     .await;
     assert!(done);
     let m = metrics_text(&service).await;
+    // A second event for the same known account reads it by GUID and writes: no search (the
+    // anchor is not indexed, so a search would scan every user).
+    let searches = metric_count(
+        &m,
+        "hrsync_ldap_operation_duration_seconds_count{operation=\"search\"}",
+    );
+    let modifies = metric_count(
+        &m,
+        "hrsync_ldap_operation_duration_seconds_count{operation=\"modify\"}",
+    );
+    let reads = metric_count(
+        &m,
+        "hrsync_ldap_operation_duration_seconds_count{operation=\"read\"}",
+    );
+    w.sim()
+        .update_employment(&id, json!({"job_title": "Measured Again"}));
+    assert_eq!(
+        w.sim()
+            .send_webhook(&url, "employment.details.updated", &id)
+            .await
+            .unwrap(),
+        200
+    );
+    let done = eventually(Duration::from_secs(30), || async {
+        store.event_counts().unwrap() == vec![("done".to_string(), 2)]
+    })
+    .await;
+    assert!(done);
+    let after = metrics_text(&service).await;
+    let count = |name: &str| {
+        metric_count(
+            &after,
+            &format!("hrsync_ldap_operation_duration_seconds_count{{operation=\"{name}\"}}"),
+        )
+    };
+    assert_eq!(
+        count("search"),
+        searches,
+        "an event for a known account searched:\n{after}"
+    );
+    assert!(count("modify") > modifies, "{after}");
+    assert!(count("read") > reads, "{after}");
+    assert_eq!(
+        w.accounts().await[&id].first("title"),
+        Some("Measured Again")
+    );
     for line in [
         "hrsync_event_apply_latency_seconds_count 1",
         "hrsync_event_processing_seconds_count 1",

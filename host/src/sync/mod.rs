@@ -417,20 +417,26 @@ impl Engine {
     /// their unique-name candidates (in AD's shared namespaces) or CN candidates.
     ///
     /// People in `found` (accounts already read by GUID) are not searched by anchor: the anchor
-    /// is not indexed, and an equality search on it scans every user.
+    /// is not indexed, and an equality search on it scans every user. Nor are their secondary
+    /// matches or name candidates, unless a unique value of theirs is to change: a webhook event
+    /// for a known account then reads the directory by GUID alone, with no search.
     fn focus_filter(
         &self,
         people: &[crate::mapping::Person],
         realm: &str,
-        found: &HashSet<String>,
+        found: &HashMap<String, Account>,
     ) -> Vec<String> {
         use crate::directory::escape::escape_filter_value as esc;
         let rules = &self.config.sync;
         let mut clauses: Vec<String> = Vec::new();
         for p in people {
             let ids = std::iter::once(p.id.as_str()).chain(p.text("manager_employment_id"));
-            for id in ids.filter(|id| !found.contains(*id)) {
+            for id in ids.filter(|id| !found.contains_key(*id)) {
                 clauses.push(format!("({}={})", rules.anchor, esc(id)));
+            }
+            if found.get(&p.id).is_some_and(|a| self.keeps_names(p, a)) {
+                // The account is known and its names stay: nothing about it to search for.
+                continue;
             }
             for m in &rules.matches {
                 if let Some(v) = p.text(&m.person).filter(|v| !v.trim().is_empty()) {
@@ -456,6 +462,21 @@ impl Engine {
             .chunks(FILTER_CLAUSES)
             .map(|c| format!("(|{})", c.concat()))
             .collect()
+    }
+
+    /// Whether the plan keeps every unique value of this person's account as it is (the same
+    /// test `plan::update` makes), so no taken names need reading for them.
+    fn keeps_names(&self, p: &crate::mapping::Person, account: &Account) -> bool {
+        let existing = crate::mapping::ExistingEntry::new(
+            account.attrs.iter().map(|(k, v)| (k.as_str(), v.clone())),
+        );
+        self.mapper.map(p, Some(&existing)).is_ok_and(|mapped| {
+            mapped.unique.iter().all(|u| {
+                account
+                    .first(&u.attribute)
+                    .is_some_and(|o| u.candidates.iter().any(|c| c.eq_ignore_ascii_case(o)))
+            })
+        })
     }
 
     async fn snapshot(
@@ -500,9 +521,11 @@ impl Engine {
         let (filters, taken_filters): (Vec<String>, Vec<String>) = match focus {
             Some(people) if !people.is_empty() => {
                 by_guid = self.accounts_by_guid(dir, people, &attr_refs).await?;
-                let found: HashSet<String> = by_guid
+                let found: HashMap<String, Account> = by_guid
                     .iter()
-                    .filter_map(|e| e.first(&rules.anchor).map(str::to_string))
+                    .filter_map(|e| {
+                        Some((e.first(&rules.anchor)?.to_string(), Account::from_entry(e)))
+                    })
                     .collect();
                 let slices = self.focus_filter(people, &realm, &found);
                 (
