@@ -1,7 +1,7 @@
 //! `hrsync serve` under webhook load, against the real Samba AD DC (`tests/ad/samba-ad.sh`) and
 //! the Remote simulator (no rate limit), everything but Samba in this process:
 //!
-//! 1. **Steps**: offered rates of 2, 5, 10, 20 events/s, 10 s each (`HRSYNC_BENCH_STEPS`,
+//! 1. **Steps**: offered rates of 10, 20, 50, 100 events/s, 10 s each (`HRSYNC_BENCH_STEPS`,
 //!    `HRSYNC_BENCH_STEP_SECS`), then the 50/s latency run below as the last row; the queue depth
 //!    (`Store::queue_depth`) is sampled every 250 ms. For each step: the max depth, the depth's
 //!    trend (least-squares slope), whether it grew, the apply rate during the step and, when a
@@ -18,7 +18,8 @@
 //! Each event: the simulator's `update_employment(id, {"job_title": "hb-<seq>"})` (a unique
 //! title, so every event needs a real LDAP modify), then a signed
 //! `employment.details.updated` webhook. People are the active employees with an account after
-//! the initial load (~155 of 200), round-robin.
+//! the initial load (about 1,000 of 1,200), round-robin. The domain also holds 2,000 users hrsync does
+//! not manage (`HRSYNC_BENCH_UNMANAGED`, kept between runs in `OU=bench-unmanaged`).
 //!
 //! Also printed: where an event's time goes (from the `event`/`directory.*` tracing spans), a few
 //! isolated costs (detail GET through the plugin, an LDAPS connect+bind, `Store::person_states`),
@@ -49,7 +50,8 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
-const PEOPLE: usize = 200;
+/// People in the simulator (`HRSYNC_BENCH_PEOPLE`); about 82 % get an account.
+const PEOPLE: usize = 1200;
 const EVENT_TYPE: &str = "employment.details.updated";
 const TITLE_PREFIX: &str = "hb-";
 const SAMPLE_EVERY: Duration = Duration::from_millis(250);
@@ -636,7 +638,7 @@ async fn bench(w: &World, setup: String) -> anyhow::Result<Outcome> {
     let latency_secs = env_f64("HRSYNC_BENCH_LATENCY_SECS", 20.0);
     let step_secs = env_f64("HRSYNC_BENCH_STEP_SECS", 10.0);
     let steps: Vec<f64> = std::env::var("HRSYNC_BENCH_STEPS")
-        .unwrap_or_else(|_| "2,5,10,20".into())
+        .unwrap_or_else(|_| "10,20,50,100".into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .filter(|r: &f64| *r > 0.0)
@@ -1050,13 +1052,58 @@ fn report(o: &Outcome) -> String {
     s
 }
 
+/// Users that hrsync does not manage, in their own OU beside the bench's: every unindexed
+/// search (the anchor) has to scan them too, as in a real domain. Kept between runs (seeding
+/// 2,000 takes about a minute); `HRSYNC_BENCH_UNMANAGED=0` removes them.
+async fn seed_unmanaged(w: &World, n: usize) -> anyhow::Result<usize> {
+    let ou = format!("OU=bench-unmanaged,{}", w.ad.base_dn);
+    let mut d = hrsync_tests::world::connect(&w.ad).await;
+    if n == 0 {
+        hrsync_tests::world::delete_tree(&mut d, &ou).await;
+        return Ok(0);
+    }
+    d.ensure_ou(&ou).await?;
+    let have = d
+        .search_paged(&ou, "(objectClass=user)", &["sAMAccountName"])
+        .await?
+        .len();
+    for i in have..n {
+        let sam = format!("unm{i:05}");
+        let cn = format!("Unmanaged {i:05}");
+        d.add(
+            &format!("CN={cn},{ou}"),
+            &[
+                (
+                    "objectClass",
+                    vec!["top", "person", "organizationalPerson", "user"],
+                ),
+                ("sAMAccountName", vec![sam.as_str()]),
+                (
+                    "userPrincipalName",
+                    vec![format!("{sam}@unmanaged.example").as_str()],
+                ),
+                ("mail", vec![format!("{sam}@unmanaged.example").as_str()]),
+                ("cn", vec![cn.as_str()]),
+            ],
+        )
+        .await?;
+    }
+    d.unbind().await?;
+    Ok(n.max(have))
+}
+
 async fn run() -> anyhow::Result<()> {
+    let people = env_f64("HRSYNC_BENCH_PEOPLE", PEOPLE as f64) as usize;
+    let unmanaged = env_f64("HRSYNC_BENCH_UNMANAGED", 2000.0) as usize;
     let t = Instant::now();
-    let w = World::new("bench-hooks", PEOPLE, "").await;
+    let w = World::new("bench-hooks", people, "").await;
+    let unmanaged = seed_unmanaged(&w, unmanaged).await?;
+    let seeded = t.elapsed().as_secs_f64();
+    let t = Instant::now();
     let load = w.run(true, None).await;
     let accounts = w.accounts().await.len();
     let setup = format!(
-        "setup: {PEOPLE} people in the simulator; initial load created {accounts} accounts in {:.1} s ({} operations applied, {} quarantined)",
+        "setup: {unmanaged} unmanaged users in the domain ({seeded:.1} s); {people} people in the simulator; initial load created {accounts} accounts in {:.1} s ({} operations applied, {} quarantined)",
         t.elapsed().as_secs_f64(),
         load.operations_applied,
         load.plan.quarantined.len() + load.failed.len()
