@@ -110,8 +110,9 @@ pub struct PersonState {
     pub list_hash: Option<String>,
     /// Hash of the list item when the detail was fetched.
     pub detail_hash: Option<String>,
-    /// The cached detail (a JSON person).
-    pub detail: Option<String>,
+    /// Whether a detail is cached (read it with [`Store::detail`]: a state list of 100,000
+    /// people stays small without the details' text).
+    pub has_detail: bool,
     /// When the detail was fetched (RFC 3339).
     pub detail_fetched_at: Option<String>,
     /// When hrsync disabled the account (a date), for delete-after.
@@ -335,11 +336,11 @@ impl Store {
 
     // ---- people ----
 
-    /// Every person's state.
+    /// Every person's state (without the cached details' text).
     pub fn person_states(&self) -> Result<HashMap<String, PersonState>> {
         let c = self.conn();
         let mut st = c
-            .prepare("SELECT person_id, list_hash, detail_hash, detail, detail_fetched_at, disabled_on FROM people")
+            .prepare("SELECT person_id, list_hash, detail_hash, detail IS NOT NULL, detail_fetched_at, disabled_on FROM people")
             .map_err(sql("reading people"))?;
         let rows = st
             .query_map([], |r| {
@@ -347,7 +348,7 @@ impl Store {
                     person_id: r.get(0)?,
                     list_hash: r.get(1)?,
                     detail_hash: r.get(2)?,
-                    detail: r.get(3)?,
+                    has_detail: r.get(3)?,
                     detail_fetched_at: r.get(4)?,
                     disabled_on: r.get(5)?,
                 })
@@ -475,6 +476,32 @@ impl Store {
             )
             .map_err(sql("saving a detail"))?;
         Ok(())
+    }
+
+    /// The person's cached detail (a JSON person), if one is stored.
+    pub fn detail(&self, person_id: &str) -> Result<Option<String>> {
+        self.conn()
+            .query_row(
+                "SELECT detail FROM people WHERE person_id = ?1",
+                params![person_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("reading a detail"))
+            .map(Option::flatten)
+    }
+
+    /// The day hrsync disabled each account it disabled (for delete-after), by person.
+    pub fn disabled_dates(&self) -> Result<HashMap<String, String>> {
+        let c = self.conn();
+        let mut st = c
+            .prepare("SELECT person_id, disabled_on FROM people WHERE disabled_on IS NOT NULL")
+            .map_err(sql("reading disable dates"))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(sql("reading disable dates"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql("reading disable dates"))
     }
 
     /// The hash of the person's last list record, if one was seen.

@@ -110,13 +110,19 @@ struct RunState {
     hold: bool,
     fetched: usize,
     deferred: usize,
+    /// Names and DNs of the creates planned so far (for later batches of the run).
+    names: plan::RunNames,
+    /// Ids of the people planned so far.
+    planned: HashSet<String>,
 }
 
 impl RunState {
-    fn new(id: i64, today: NaiveDate) -> RunState {
+    fn new(id: i64, today: NaiveDate, realm: &str) -> RunState {
         RunState {
             id,
             today,
+            names: plan::RunNames::new(realm),
+            planned: HashSet::new(),
             plan: Plan {
                 today: today.to_string(),
                 ..Plan::default()
@@ -131,6 +137,24 @@ impl RunState {
             fetched: 0,
             deferred: 0,
         }
+    }
+}
+
+/// Keeps the people of `plan` whose manager link waits for the manager's account (only
+/// they are planned again at the end of the run; everyone else's detail is not kept).
+fn keep_waiting_for_manager(
+    plan: &Plan,
+    people: &[crate::mapping::Person],
+    fresh: &mut HashMap<String, crate::mapping::Person>,
+) {
+    let waiting: HashSet<&str> = plan
+        .people
+        .iter()
+        .filter(|p| p.manager_pending.is_some())
+        .map(|p| p.person_id.as_str())
+        .collect();
+    for p in people.iter().filter(|p| waiting.contains(p.id.as_str())) {
+        fresh.insert(p.id.clone(), p.clone());
     }
 }
 
@@ -744,7 +768,7 @@ impl Engine {
         incomplete: Option<&str>,
         pending: &[String],
         today: NaiveDate,
-        earlier: &[plan::Op],
+        earlier: &plan::RunNames,
     ) -> Result<Plan, SyncError> {
         let mut dir = self.pool.get().await?;
         let snapshot = match self.snapshot(&mut dir, focus).await {
@@ -759,9 +783,9 @@ impl Engine {
         drop(dir);
         let disabled_on: HashMap<String, NaiveDate> = self
             .store
-            .person_states()?
+            .disabled_dates()?
             .into_iter()
-            .filter_map(|(id, s)| Some((id, s.disabled_on?.parse().ok()?)))
+            .filter_map(|(id, day)| Some((id, day.parse().ok()?)))
             .collect();
         let scope = self.write_scope();
         Ok(plan::plan(&PlanInput {
@@ -836,7 +860,7 @@ impl Engine {
                 listed.incomplete.as_deref(),
                 &pending,
                 today,
-                &[],
+                &plan::RunNames::default(),
             )
             .await?;
         Ok((plan, waiting))
@@ -851,7 +875,8 @@ impl Engine {
         let rules = &self.config.sync;
         let today = self.today(opts.now);
         self.preflight(opts.only.is_some()).await?;
-        let mut run = RunState::new(run_id, today);
+        let realm = snapshot::realm_of(&self.directory.uniqueness_base_dn);
+        let mut run = RunState::new(run_id, today, &realm);
 
         if let Some(id) = &opts.only {
             let sourced = source::fetch_one(&self.connector, &self.store, id, &self.keep).await?;
@@ -864,7 +889,7 @@ impl Engine {
                     Some("a run for one person: absence means nothing"),
                     &[],
                     today,
-                    &run.plan.creates(),
+                    &run.names,
                 )
                 .await?;
             self.settle(plan, opts, &mut run, progress).await?;
@@ -886,7 +911,7 @@ impl Engine {
         let hold = self.connector.rate_limit().is_none();
         let mut queue = order::Queue::new(&listed.wanted, must, hold);
         let mut stop: Option<String> = None;
-        // Details fetched this run, for the follow-up below.
+        // Details fetched this run of people whose manager link waits, for the follow-up below.
         let mut fresh: HashMap<String, crate::mapping::Person> = HashMap::new();
         let has_account = |id: &str| match self.store.account(id) {
             Ok(found) => found.is_some(),
@@ -924,9 +949,6 @@ impl Engine {
             }
             bar.inc(ids.len() as u64);
             run.fetched += details.people.len();
-            for p in &details.people {
-                fresh.insert(p.id.clone(), p.clone());
-            }
             // Managers before their reports: a new person whose manager comes later waits.
             let ready = queue.sort_batch(details.people, &has_account);
             let plan = self
@@ -937,9 +959,10 @@ impl Engine {
                     Some("enrichment: a batch of details"),
                     &[],
                     today,
-                    &run.plan.creates(),
+                    &run.names,
                 )
                 .await?;
+            keep_waiting_for_manager(&plan, &ready, &mut fresh);
             self.settle(plan, opts, &mut run, progress).await?;
             if let Some(why) = details.stopped {
                 stop = Some(why);
@@ -960,9 +983,10 @@ impl Engine {
                     Some("enrichment: people held for their manager"),
                     &[],
                     today,
-                    &run.plan.creates(),
+                    &run.names,
                 )
                 .await?;
+            keep_waiting_for_manager(&plan, &ready, &mut fresh);
             self.settle(plan, opts, &mut run, progress).await?;
         }
         let (done, must) = (queue.taken(), queue.must());
@@ -992,12 +1016,7 @@ impl Engine {
         if opts.apply && !follow.is_empty() {
             let people: Vec<crate::mapping::Person> = follow
                 .iter()
-                .filter_map(|id| {
-                    fresh
-                        .get(*id)
-                        .or_else(|| listed.people.iter().find(|p| p.id == *id))
-                        .cloned()
-                })
+                .filter_map(|id| fresh.get(*id).or_else(|| listed.person(id)).cloned())
                 .collect();
             let plan = self
                 .plan_for(
@@ -1007,7 +1026,7 @@ impl Engine {
                     Some("managers created later in this run"),
                     &[],
                     today,
-                    &run.plan.creates(),
+                    &run.names,
                 )
                 .await?;
             self.settle(plan, opts, &mut run, progress).await?;
@@ -1082,7 +1101,8 @@ impl Engine {
             run.notes.extend(applied.notes);
             run.held.extend(later);
         }
-        run.plan.absorb(plan);
+        run.names.add(&plan);
+        run.plan.absorb(plan, &mut run.planned);
         Ok(())
     }
 

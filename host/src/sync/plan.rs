@@ -226,21 +226,12 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The creates planned so far (their names and DNs are reserved for later parts of a run).
-    pub fn creates(&self) -> Vec<Op> {
-        self.people
-            .iter()
-            .flat_map(|p| &p.ops)
-            .filter(|o| matches!(o, Op::Create { .. }))
-            .cloned()
-            .collect()
-    }
-
-    /// Adds a later part of the same run (a batch planned as its details arrived).
-    pub fn absorb(&mut self, other: Plan) {
+    /// Adds a later part of the same run (a batch planned as its details arrived). `known`
+    /// holds the ids planned so far, kept by the run (rebuilding it for every batch would cost
+    /// a pass over everyone planned).
+    pub fn absorb(&mut self, other: Plan, known: &mut HashSet<String>) {
         let first = !self.absorbed;
         self.absorbed = true;
-        let known: HashSet<String> = self.people.iter().map(|p| p.person_id.clone()).collect();
         let s = &mut self.summary;
         let o = &other.summary;
         if first {
@@ -266,6 +257,7 @@ impl Plan {
         s.adopt += o.adopt;
         s.gone += o.gone;
         s.unchanged += o.unchanged;
+        known.extend(other.people.iter().map(|p| p.person_id.clone()));
         self.people.extend(other.people);
         self.quarantined.extend(other.quarantined);
         self.summary.quarantined = self.quarantined.len();
@@ -285,7 +277,7 @@ impl Plan {
 pub struct PlanInput<'a> {
     /// Creates planned by earlier parts of the same run: their names and DNs are taken (a dry
     /// run has not written them).
-    pub reserved: &'a [Op],
+    pub reserved: &'a RunNames,
     pub people: &'a [Person],
     pub rejected: &'a [Quarantined],
     pub snapshot: &'a Snapshot,
@@ -400,26 +392,62 @@ fn target(p: &Person, input: &PlanInput<'_>) -> Target {
     }
 }
 
-/// Values and DNs reserved by earlier people of the same run.
-struct Reserved {
+/// The names and DNs of the creates planned by earlier parts of a run (a dry run has not
+/// written them, and a later batch's snapshot does not see them): kept by the run and added to
+/// as each part is planned, so a batch never re-reads what came before it.
+#[derive(Debug, Clone, Default)]
+pub struct RunNames {
     names: Names,
     dns: HashSet<String>,
 }
 
-impl Reserved {
-    fn new(realm: &str) -> Reserved {
+impl RunNames {
+    /// Empty, for a domain whose DNS name is `realm`.
+    pub fn new(realm: &str) -> RunNames {
+        RunNames {
+            names: Names::new(realm),
+            dns: HashSet::new(),
+        }
+    }
+
+    /// Reserves the names and DN of every create in `plan`.
+    pub fn add(&mut self, plan: &Plan) {
+        for op in plan.people.iter().flat_map(|p| &p.ops) {
+            if let Op::Create { dn, attributes, .. } = op {
+                for (k, v) in attributes {
+                    self.names.insert(k, v);
+                }
+                self.dns.insert(normalize_dn(dn));
+            }
+        }
+    }
+}
+
+/// Values and DNs reserved by earlier people of the same plan, and of the run before it.
+struct Reserved<'a> {
+    earlier: &'a RunNames,
+    names: Names,
+    dns: HashSet<String>,
+}
+
+impl<'a> Reserved<'a> {
+    fn new(realm: &str, earlier: &'a RunNames) -> Reserved<'a> {
         Reserved {
+            earlier,
             names: Names::new(realm),
             dns: HashSet::new(),
         }
     }
 
     fn taken(&self, snapshot: &Snapshot, attr: &str, value: &str) -> bool {
-        snapshot.is_taken(attr, value) || self.names.is_taken(attr, value)
+        snapshot.is_taken(attr, value)
+            || self.names.is_taken(attr, value)
+            || self.earlier.names.is_taken(attr, value)
     }
 
     fn dn_taken(&self, snapshot: &Snapshot, dn: &str) -> bool {
-        snapshot.has_dn(dn) || self.dns.contains(&normalize_dn(dn))
+        let key = normalize_dn(dn);
+        snapshot.has_dn(dn) || self.dns.contains(&key) || self.earlier.dns.contains(&key)
     }
 }
 
@@ -432,15 +460,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     };
     out.quarantined.extend(input.rejected.iter().cloned());
     out.summary.managed = input.snapshot.anchored();
-    let mut reserved = Reserved::new(input.snapshot.realm());
-    for op in input.reserved {
-        if let Op::Create { dn, attributes, .. } = op {
-            for (k, v) in attributes {
-                reserved.names.insert(k, v);
-            }
-            reserved.dns.insert(normalize_dn(dn));
-        }
-    }
+    let mut reserved = Reserved::new(input.snapshot.realm(), input.reserved);
     // Final DN of every person's account, for managers.
     let mut final_dn: HashMap<String, String> = HashMap::new();
     let mut current_manager: HashMap<String, Option<String>> = HashMap::new();
@@ -748,7 +768,7 @@ fn check_ou(p: &Person, ou: &str, input: &PlanInput<'_>) -> Result<(), Quarantin
 fn plan_person(
     p: &Person,
     input: &PlanInput<'_>,
-    reserved: &mut Reserved,
+    reserved: &mut Reserved<'_>,
 ) -> Result<Planned, Quarantined> {
     let structure = input
         .structure
@@ -878,7 +898,7 @@ fn free_candidates(
     u: &crate::mapping::UniqueRequest,
     own: &[String],
     snapshot: &Snapshot,
-    reserved: &Reserved,
+    reserved: &Reserved<'_>,
     limit: usize,
 ) -> Vec<String> {
     let is_own = |c: &String| own.iter().any(|o| o.eq_ignore_ascii_case(c));
@@ -969,7 +989,7 @@ fn create(
     input: &PlanInput<'_>,
     structure: &super::structure::Evaluated,
     enabled: bool,
-    reserved: &mut Reserved,
+    reserved: &mut Reserved<'_>,
     mut pp: PersonPlan,
 ) -> Result<PersonPlan, Quarantined> {
     let mapped = input
@@ -1097,7 +1117,7 @@ fn update(
     structure: &super::structure::Evaluated,
     account: &Account,
     target: Target,
-    reserved: &mut Reserved,
+    reserved: &mut Reserved<'_>,
     pp: &mut PersonPlan,
 ) -> Result<(), Quarantined> {
     let existing = ExistingEntry::new(account.attrs.iter().map(|(k, v)| (k.as_str(), v.clone())));
@@ -1310,7 +1330,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
             .collect();
         plan(&PlanInput {
-            reserved: &[],
+            reserved: &RunNames::default(),
             people,
             rejected: &[],
             snapshot: &snapshot,
@@ -1733,7 +1753,7 @@ mod tests {
         limits(&mut snapshot);
         let input = |snapshot: &Snapshot, people: &[Person]| {
             plan(&PlanInput {
-                reserved: &[],
+                reserved: &RunNames::default(),
                 people,
                 rejected: &[],
                 snapshot,

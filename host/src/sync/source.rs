@@ -225,6 +225,8 @@ pub struct Listed {
     hashes: HashMap<String, String>,
     /// How many of `wanted` are refreshes within the maximum age (see `refresh_while_budget`).
     refreshable: usize,
+    /// Where each person is in `people`.
+    index: HashMap<String, usize>,
 }
 
 /// Details fetched for one batch.
@@ -310,7 +312,7 @@ pub async fn list_all(
         let fetched_at = state.and_then(|s| s.detail_fetched_at.as_deref());
         let rank = match state {
             None => 0,
-            Some(s) if s.detail.is_none() => 0,
+            Some(s) if !s.has_detail => 0,
             Some(_) if p.status == Lifecycle::PreHire && !current => 1,
             Some(_) if !current => 2,
             Some(s) if is_stale(s, rules.detail_max_age_days) => 3,
@@ -330,9 +332,12 @@ pub async fn list_all(
         let state = states.get(&p.id);
         // Details cached before the configuration dropped a field are trimmed here too.
         // A detail cached by hrsync 0.1 holds the facts as fields: lifted here.
-        let cached = state
-            .and_then(|s| s.detail.as_deref())
-            .and_then(|d| serde_json::from_str::<Person>(d).ok())
+        let cached = match state {
+            Some(s) if s.has_detail => store.detail(&p.id)?,
+            _ => None,
+        };
+        let cached = cached
+            .and_then(|d| serde_json::from_str::<Person>(&d).ok())
             .map(|d| retained(&d.lift_facts(), keep));
         let current = state.and_then(|s| s.detail_hash.as_deref())
             == out.hashes.get(&p.id).map(String::as_str);
@@ -342,6 +347,12 @@ pub async fn list_all(
             None => p,
         });
     }
+    out.index = out
+        .people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.clone(), i))
+        .collect();
     Ok(out)
 }
 
@@ -351,6 +362,11 @@ impl Listed {
     /// without an HR rate limit).
     pub fn refresh_while_budget(&self) -> usize {
         self.refreshable
+    }
+
+    /// A listed person.
+    pub fn person(&self, id: &str) -> Option<&Person> {
+        self.index.get(id).and_then(|i| self.people.get(*i))
     }
 
     /// The list hash of a person.
@@ -377,7 +393,7 @@ pub async fn fetch_details(
                 // The list's status is the newer word on where the person stands (when the
                 // connector's list has one).
                 if connector.listing().has_status
-                    && let Some(p) = listed.people.iter().find(|p| &p.id == id)
+                    && let Some(p) = listed.person(id)
                 {
                     detail.status = p.status.clone();
                     detail.source_status = p.source_status.clone();
