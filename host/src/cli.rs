@@ -236,7 +236,12 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 trigger: "cli".to_string(),
                 now: None,
             };
-            let r = engine.run(&opts, &progress).await?;
+            let mut r = engine.run(&opts, &progress).await?;
+            if r.plan.more > 0 && (*json || limit.is_none()) {
+                // Everything was asked for: read every person's plan back from the store.
+                r.plan.people = engine.store().run_people(r.run_id)?;
+                r.plan.more = 0;
+            }
             if *json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {

@@ -480,7 +480,12 @@ async fn measured_run(w: &World, progress: &Progress) -> anyhow::Result<Measured
     w.sim.state().reset_stats();
     Recorder::reset();
     let t0 = Instant::now();
-    let report = engine.run(&opts, progress).await?;
+    let mut report = engine.run(&opts, progress).await?;
+    // A large run keeps only its first people in the report; the store has them all.
+    if report.plan.more > 0 {
+        report.plan.people = engine.store().run_people(report.run_id)?;
+        report.plan.more = 0;
+    }
     let end = Instant::now();
     let ldap = Recorder::take();
     let remote = w.sim.state().stats();

@@ -273,6 +273,68 @@ impl Store {
         Ok(c.last_insert_rowid())
     }
 
+    /// Appends people's plans to a run (`(person id, plan)` each), in one transaction.
+    pub fn save_run_people<P: Serialize>(&self, run: i64, people: &[(&str, &P)]) -> Result<()> {
+        let mut c = self.conn();
+        let tx = c.transaction().map_err(sql("saving a run's people"))?;
+        {
+            let next: i64 = tx
+                .query_row(
+                    "SELECT COALESCE(MAX(seq), 0) FROM run_people WHERE run_id = ?1",
+                    params![run],
+                    |r| r.get(0),
+                )
+                .map_err(sql("saving a run's people"))?;
+            let mut st = tx
+                .prepare(
+                    "INSERT INTO run_people (run_id, seq, person_id, plan) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(sql("saving a run's people"))?;
+            for (i, (id, plan)) in people.iter().enumerate() {
+                let json = serde_json::to_string(plan).map_err(|source| StoreError::Json {
+                    what: "encoding a person's plan",
+                    source,
+                })?;
+                st.execute(params![run, next + 1 + i as i64, id, json])
+                    .map_err(sql("saving a run's people"))?;
+            }
+        }
+        tx.commit().map_err(sql("saving a run's people"))
+    }
+
+    /// Every person's plan of a run, in the order they were planned.
+    pub fn run_people<P: serde::de::DeserializeOwned>(&self, run: i64) -> Result<Vec<P>> {
+        let c = self.conn();
+        let mut st = c
+            .prepare("SELECT plan FROM run_people WHERE run_id = ?1 ORDER BY seq")
+            .map_err(sql("reading a run's people"))?;
+        let rows = st
+            .query_map(params![run], |r| r.get::<_, String>(0))
+            .map_err(sql("reading a run's people"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let json = row.map_err(sql("reading a run's people"))?;
+            out.push(
+                serde_json::from_str(&json).map_err(|source| StoreError::Json {
+                    what: "decoding a person's plan",
+                    source,
+                })?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Drops the people's plans of all but the newest `keep` runs.
+    pub fn prune_run_people(&self, keep: usize) -> Result<()> {
+        self.conn()
+            .execute(
+                "DELETE FROM run_people WHERE run_id NOT IN (SELECT id FROM runs ORDER BY id DESC LIMIT ?1)",
+                params![keep as i64],
+            )
+            .map_err(sql("pruning old runs' people"))?;
+        Ok(())
+    }
+
     /// Stores a run's plan (JSON) and status.
     pub fn save_plan<P: Serialize>(&self, run: i64, plan: &P, status: RunStatus) -> Result<()> {
         let json = serde_json::to_string(plan).map_err(|source| StoreError::Json {

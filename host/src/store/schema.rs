@@ -92,6 +92,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX rate_log_at ON rate_log(connector, at_ms);
     ",
+    // 5: every person's plan of a run, a row each, written as each part of the run is planned
+    // (a run's report keeps only the first ones in memory).
+    "
+    CREATE TABLE run_people (
+        run_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        person_id TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+    ",
 ];
 
 /// Brings the schema up to date.

@@ -114,6 +114,40 @@ struct RunState {
     names: plan::RunNames,
     /// Ids of the people planned so far.
     planned: HashSet<String>,
+    /// Ids of the people whose account the run creates.
+    created: HashSet<String>,
+    /// People whose manager link waits for the manager's account: person → manager.
+    manager_waits: HashMap<String, String>,
+}
+
+/// People's plans a run's report keeps in memory; every person's plan is stored with the run.
+pub const REPORT_PEOPLE: usize = 1000;
+
+/// Runs whose people's plans the store keeps.
+const RUNS_WITH_PEOPLE: usize = 20;
+
+impl RunState {
+    /// Adds people's plans to the run: stored, tracked by id, and kept in the report while it
+    /// has room.
+    fn keep(&mut self, store: &Store, people: Vec<PersonPlan>) -> Result<(), SyncError> {
+        let rows: Vec<(&str, &PersonPlan)> =
+            people.iter().map(|p| (p.person_id.as_str(), p)).collect();
+        store.save_run_people(self.id, &rows)?;
+        for p in &people {
+            if p.ops.iter().any(|o| matches!(o, plan::Op::Create { .. })) {
+                self.created.insert(p.person_id.clone());
+            }
+            match &p.manager_pending {
+                Some(m) => self.manager_waits.insert(p.person_id.clone(), m.clone()),
+                None => self.manager_waits.remove(&p.person_id),
+            };
+        }
+        let room = REPORT_PEOPLE.saturating_sub(self.plan.people.len());
+        let total = people.len();
+        self.plan.people.extend(people.into_iter().take(room));
+        self.plan.more += total.saturating_sub(room);
+        Ok(())
+    }
 }
 
 impl RunState {
@@ -123,6 +157,8 @@ impl RunState {
             today,
             names: plan::RunNames::new(realm),
             planned: HashSet::new(),
+            created: HashSet::new(),
+            manager_waits: HashMap::new(),
             plan: Plan {
                 today: today.to_string(),
                 ..Plan::default()
@@ -734,6 +770,7 @@ impl Engine {
             &opts.trigger
         };
         let run_id = self.store.begin_run(trigger)?;
+        self.store.prune_run_people(RUNS_WITH_PEOPLE)?;
         let span = tracing::info_span!("run", id = run_id, trigger);
         match self
             .run_inner(run_id, opts, progress)
@@ -994,29 +1031,17 @@ impl Engine {
 
         // 3. Reports planned before their manager's account was created in a later batch get
         //    the link now, in the same run.
-        let created: HashSet<&str> = run
-            .plan
-            .people
+        let follow: Vec<String> = run
+            .manager_waits
             .iter()
-            .filter(|p| p.ops.iter().any(|o| matches!(o, plan::Op::Create { .. })))
-            .map(|p| p.person_id.as_str())
-            .collect();
-        let follow: HashSet<&str> = run
-            .plan
-            .people
-            .iter()
-            .filter(|p| {
-                p.manager_pending
-                    .as_deref()
-                    .is_some_and(|m| created.contains(m))
-            })
-            .map(|p| p.person_id.as_str())
+            .filter(|(_, manager)| run.created.contains(*manager))
+            .map(|(id, _)| id.clone())
             .collect();
         // (A dry run created nothing: its reports keep their "manager pending" note.)
         if opts.apply && !follow.is_empty() {
             let people: Vec<crate::mapping::Person> = follow
                 .iter()
-                .filter_map(|id| fresh.get(*id).or_else(|| listed.person(id)).cloned())
+                .filter_map(|id| fresh.get(id).or_else(|| listed.person(id)).cloned())
                 .collect();
             let plan = self
                 .plan_for(
@@ -1036,18 +1061,12 @@ impl Engine {
             tracing::warn!(deferred = run.deferred, "detail fetching stopped: {why}");
         }
         // People still waiting for a detail this run could not fetch: say what is pending.
-        let planned: HashSet<&str> = run
-            .plan
-            .people
-            .iter()
-            .map(|p| p.person_id.as_str())
-            .collect();
         let still: Vec<plan::PersonPlan> = waiting
             .iter()
-            .filter(|(id, _)| !planned.contains(id.as_str()))
+            .filter(|(id, _)| !run.planned.contains(id.as_str()))
             .map(|(id, why)| plan::PersonPlan::pending(id, why))
             .collect();
-        run.plan.people.extend(still);
+        run.keep(&self.store, still)?;
         self.finish(run, opts)
     }
 
@@ -1102,7 +1121,10 @@ impl Engine {
             run.held.extend(later);
         }
         run.names.add(&plan);
-        run.plan.absorb(plan, &mut run.planned);
+        let mut plan = plan;
+        let people = std::mem::take(&mut plan.people);
+        run.plan.absorb(plan, &mut run.planned, &people);
+        run.keep(&self.store, people)?;
         Ok(())
     }
 
@@ -1386,5 +1408,75 @@ mod tests {
         assert!(clauses.contains(&"(userPrincipalName=alovelace@corp.example)".to_string()));
         assert_eq!(common_prefix(&["Ab1".into(), "ab2".into()]), "Ab");
         assert_eq!(common_prefix(&["x".into(), "y".into()]), "");
+    }
+}
+
+#[cfg(test)]
+mod run_state_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn person_plan(id: &str, create: bool, manager_pending: Option<&str>) -> PersonPlan {
+        let mut p = PersonPlan::pending(id, "test");
+        p.note = None;
+        if create {
+            p.ops.push(Op::Create {
+                dn: format!("CN={id},OU=People,DC=example,DC=test"),
+                attributes: [("sAMAccountName".to_string(), id.to_string())].into(),
+                enable: true,
+                password: true,
+                fallbacks: Vec::new(),
+            });
+        }
+        p.manager_pending = manager_pending.map(str::to_string);
+        p
+    }
+
+    #[test]
+    fn a_large_run_keeps_the_first_people_in_memory_and_every_one_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let id = store.begin_run("test").unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let mut run = RunState::new(id, today, "example.test");
+        let n = REPORT_PEOPLE + 500;
+        for chunk in (0..n).collect::<Vec<_>>().chunks(300) {
+            let people = chunk
+                .iter()
+                .map(|i| {
+                    let pending = (i % 2 == 1).then(|| format!("p{}", i - 1));
+                    person_plan(&format!("p{i}"), i % 2 == 0, pending.as_deref())
+                })
+                .collect();
+            run.keep(&store, people).unwrap();
+        }
+        assert_eq!(run.plan.people.len(), REPORT_PEOPLE);
+        assert_eq!(run.plan.more, 500);
+        assert_eq!(run.plan.people[0].person_id, "p0");
+        let stored: Vec<PersonPlan> = store.run_people(id).unwrap();
+        assert_eq!(stored.len(), n);
+        assert_eq!(stored[n - 1].person_id, format!("p{}", n - 1));
+        assert_eq!(run.created.len(), n / 2);
+        assert_eq!(run.manager_waits.len(), n / 2);
+        // A later plan of a person without a pending manager clears the wait.
+        run.keep(&store, vec![person_plan("p1", false, None)])
+            .unwrap();
+        assert!(!run.manager_waits.contains_key("p1"));
+        assert_eq!(run.plan.more, 501);
+    }
+
+    #[test]
+    fn only_the_newest_runs_keep_their_people() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let runs: Vec<i64> = (0..3).map(|_| store.begin_run("test").unwrap()).collect();
+        for r in &runs {
+            let p = person_plan("p", false, None);
+            store.save_run_people(*r, &[("p", &p)]).unwrap();
+        }
+        store.prune_run_people(2).unwrap();
+        assert!(store.run_people::<PersonPlan>(runs[0]).unwrap().is_empty());
+        assert_eq!(store.run_people::<PersonPlan>(runs[1]).unwrap().len(), 1);
+        assert_eq!(store.run_people::<PersonPlan>(runs[2]).unwrap().len(), 1);
     }
 }

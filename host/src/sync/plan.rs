@@ -220,16 +220,27 @@ pub struct Plan {
     /// Why the listing was incomplete (then nobody became a leaver by absence).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
+    /// People planned but left out of `people` to keep a large run's memory flat: every
+    /// person's plan is stored with the run ([`crate::store::Store::run_people`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub more: usize,
     /// Whether a first part was absorbed into this (run-level) plan already.
     #[serde(skip)]
     pub absorbed: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Plan {
     /// Adds a later part of the same run (a batch planned as its details arrived). `known`
     /// holds the ids planned so far, kept by the run (rebuilding it for every batch would cost
     /// a pass over everyone planned).
-    pub fn absorb(&mut self, other: Plan, known: &mut HashSet<String>) {
+    ///
+    /// The part's people come separately (`people`, taken out of `other`): the run decides
+    /// which of them the report keeps (see `RunState::keep`).
+    pub fn absorb(&mut self, other: Plan, known: &mut HashSet<String>, people: &[PersonPlan]) {
         let first = !self.absorbed;
         self.absorbed = true;
         let s = &mut self.summary;
@@ -240,8 +251,7 @@ impl Plan {
             s.out_of_scope = o.out_of_scope;
             self.incomplete = other.incomplete.clone();
         } else {
-            s.people += other
-                .people
+            s.people += people
                 .iter()
                 .filter(|p| !known.contains(&p.person_id))
                 .count();
@@ -257,8 +267,7 @@ impl Plan {
         s.adopt += o.adopt;
         s.gone += o.gone;
         s.unchanged += o.unchanged;
-        known.extend(other.people.iter().map(|p| p.person_id.clone()));
-        self.people.extend(other.people);
+        known.extend(people.iter().map(|p| p.person_id.clone()));
         self.quarantined.extend(other.quarantined);
         self.summary.quarantined = self.quarantined.len();
     }

@@ -123,6 +123,13 @@ pub fn render(plan: &Plan, limit: Option<usize>) -> String {
             changing - shown
         );
     }
+    if plan.more > 0 {
+        let _ = writeln!(
+            out,
+            "… and {} more people planned, kept in the store rather than in memory (`--json` or no `--limit` shows all)",
+            plan.more
+        );
+    }
     for q in &plan.quarantined {
         let field = q
             .field
