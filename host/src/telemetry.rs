@@ -37,3 +37,32 @@ pub fn observe_ldap_operation(operation: &str, elapsed: Duration) {
 pub fn ldap_operations() -> Histograms {
     LDAP_OPERATIONS.clone()
 }
+
+/// How many LDAP operations of one kind (see [`observe_ldap_operation`]) this process has
+/// recorded so far: for tests and benches that count searches and writes.
+pub fn ldap_operation_count(operation: &str) -> u64 {
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register("ldap", "LDAP operations", ldap_operations());
+    let mut text = String::new();
+    if prometheus_client::encoding::text::encode(&mut text, &registry).is_err() {
+        return 0;
+    }
+    let series = format!("ldap_count{{operation=\"{operation}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_are_counted_by_kind() {
+        let before = ldap_operation_count("rename");
+        observe_ldap_operation("rename", Duration::from_millis(3));
+        observe_ldap_operation("rename", Duration::from_millis(5));
+        assert_eq!(ldap_operation_count("rename"), before + 2);
+        assert_eq!(ldap_operation_count("no-such-operation"), 0);
+    }
+}

@@ -123,6 +123,31 @@ async fn a_full_sync_creates_the_right_accounts_and_a_second_run_writes_nothing(
 }
 
 #[tokio::test]
+async fn detail_batches_read_accounts_by_guid_over_the_first_read_without_searching() {
+    let _guard = AD.lock().await;
+    // 120 people: about five batches of details, each planned and applied as it arrives.
+    let w = World::new("batches", 120, "").await;
+    let searches = hrsync::telemetry::ldap_operation_count("search");
+    let first = w.run(true, None).await;
+    let searched = hrsync::telemetry::ldap_operation_count("search") - searches;
+    assert!(first.failed.is_empty(), "failures: {:?}", first.failed);
+    assert!(first.details_fetched > 100, "{}", first.details_fetched);
+    // The first read (users, then every taken name) and the preflight's; none per batch.
+    assert!(searched <= 4, "{searched} searches for a run of ~5 batches");
+    let accounts = w.accounts().await;
+    assert_eq!(
+        accounts.len(),
+        first.plan.summary.create,
+        "one account per create"
+    );
+    // A second run finds every account by GUID and writes nothing.
+    let second = w.run(true, None).await;
+    assert_eq!(hrsync_tests::world::total_ops(&second), 0);
+    assert_eq!(w.accounts().await.len(), accounts.len());
+    w.cleanup().await;
+}
+
+#[tokio::test]
 async fn a_department_change_moves_the_account_and_changes_groups() {
     let _guard = AD.lock().await;
     let w = World::new("mover", 60, "").await;

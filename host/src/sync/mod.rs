@@ -176,6 +176,34 @@ impl RunState {
     }
 }
 
+/// What a plan reads of the directory.
+#[derive(Clone, Copy)]
+enum Reading<'a> {
+    /// Everything: the users under `base_dn` and every name in the uniqueness base (a full
+    /// run's first read).
+    All,
+    /// What concerns these people: their accounts by GUID, the rest by one search (an event,
+    /// `--only`).
+    People(&'a [crate::mapping::Person]),
+    /// These people's accounts by GUID, over the run's first read (see [`Snapshot::over`]):
+    /// no search. `created` are the people whose account this run created; should one of them
+    /// not be found by GUID, the batch searches instead (a create is never planned twice).
+    Over {
+        people: &'a [crate::mapping::Person],
+        base: &'a Arc<Snapshot>,
+        created: &'a HashSet<String>,
+    },
+}
+
+impl<'a> Reading<'a> {
+    fn people(&self) -> Option<&'a [crate::mapping::Person]> {
+        match *self {
+            Reading::All => None,
+            Reading::People(p) | Reading::Over { people: p, .. } => Some(p),
+        }
+    }
+}
+
 /// Keeps the people of `plan` whose manager link waits for the manager's account (only
 /// they are planned again at the end of the run; everyone else's detail is not kept).
 fn keep_waiting_for_manager(
@@ -542,8 +570,9 @@ impl Engine {
     async fn snapshot(
         &self,
         dir: &mut Directory,
-        focus: Option<&[crate::mapping::Person]>,
+        reading: Reading<'_>,
     ) -> Result<Snapshot, SyncError> {
+        let focus = reading.people();
         let rules = &self.config.sync;
         let realm = snapshot::realm_of(&self.directory.uniqueness_base_dn);
         let mut attrs: Vec<String> = vec![
@@ -576,6 +605,17 @@ impl Engine {
         taken_attrs.extend(unique_refs.iter().copied());
         // A run for a few people (an event, `--only`) reads only what concerns them: their
         // accounts (and their managers') by GUID where known, the rest by one search.
+        if let Reading::Over {
+            people,
+            base,
+            created,
+        } = reading
+            && let Some(s) = self
+                .snapshot_over(dir, people, base, created, &attr_refs, &unique_refs, &realm)
+                .await?
+        {
+            return Ok(s);
+        }
         let users = "(&(objectCategory=person)(objectClass=user))";
         let mut by_guid: Vec<crate::directory::DirEntry> = Vec::new();
         let (filters, taken_filters): (Vec<String>, Vec<String>) = match focus {
@@ -636,6 +676,65 @@ impl Engine {
         snapshot.add_taken(&others);
         snapshot.limits = limits;
         Ok(snapshot)
+    }
+
+    /// A batch's read over the run's first one: the people's (and managers') accounts by
+    /// GUID, fresh; accounts the first read found by anchor or secondary match for the rest.
+    /// `None` when a person whose account this run created is not found by GUID (the caller
+    /// then searches).
+    #[allow(clippy::too_many_arguments)]
+    async fn snapshot_over(
+        &self,
+        dir: &mut Directory,
+        people: &[crate::mapping::Person],
+        base: &Arc<Snapshot>,
+        created: &HashSet<String>,
+        attrs: &[&str],
+        unique: &[&str],
+        realm: &str,
+    ) -> Result<Option<Snapshot>, SyncError> {
+        let rules = &self.config.sync;
+        let by_guid = self.accounts_by_guid(dir, people, attrs).await?;
+        let mut accounts: Vec<Account> = by_guid.iter().map(Account::from_entry).collect();
+        let found: HashSet<String> = accounts
+            .iter()
+            .filter_map(|a| a.first(&rules.anchor).map(str::to_string))
+            .collect();
+        let mut dns: HashSet<String> = accounts.iter().map(|a| a.dn.to_lowercase()).collect();
+        let mut from_base = |a: &Account, accounts: &mut Vec<Account>| {
+            if dns.insert(a.dn.to_lowercase()) {
+                accounts.push(a.clone());
+            }
+        };
+        for p in people {
+            let ids = std::iter::once(p.id.as_str()).chain(p.text("manager_employment_id"));
+            for id in ids.filter(|id| !found.contains(*id)) {
+                if created.contains(id) {
+                    tracing::debug!(
+                        person = id,
+                        "created in this run but not found by GUID: searching"
+                    );
+                    return Ok(None);
+                }
+                for a in base.by_anchor(id) {
+                    from_base(a, &mut accounts);
+                }
+            }
+            if found.contains(&p.id) {
+                continue;
+            }
+            for m in &rules.matches {
+                if let Some(v) = p.text(&m.person).filter(|v| !v.trim().is_empty()) {
+                    for a in base.by_value(&m.directory, v) {
+                        from_base(a, &mut accounts);
+                    }
+                }
+            }
+        }
+        self.remember_accounts(&accounts)?;
+        let match_attrs: Vec<&str> = rules.matches.iter().map(|m| m.directory.as_str()).collect();
+        let snapshot = Snapshot::new(accounts, &rules.anchor, &match_attrs, unique, realm);
+        Ok(Some(snapshot.over(base.clone())))
     }
 
     /// The schema's length limits of `attrs`, from the cache while it is fresh (the attributes
@@ -795,29 +894,51 @@ impl Engine {
         WriteScope::new(&self.directory.managed_ous)
     }
 
-    /// Reads the directory (all of it, or what concerns `focus`) and plans `people`.
+    /// Reads the directory (see [`Reading`]), on a new connection should the pooled one be
+    /// lost.
+    async fn read(&self, reading: Reading<'_>) -> Result<Snapshot, SyncError> {
+        let mut dir = self.pool.get().await?;
+        match self.snapshot(&mut dir, reading).await {
+            Err(SyncError::Directory(e)) if e.is_connection_error() => {
+                tracing::warn!(error = %e, "the directory connection was lost; reading again on a new one");
+                dir.mark_broken();
+                dir.reconnect().await?;
+                self.snapshot(&mut dir, reading).await
+            }
+            other => other,
+        }
+    }
+
+    /// Reads the directory (see [`Reading`]) and plans `people`.
     #[allow(clippy::too_many_arguments)]
     async fn plan_for(
         &self,
         people: &[crate::mapping::Person],
         rejected: &[plan::Quarantined],
-        focus: Option<&[crate::mapping::Person]>,
+        reading: Reading<'_>,
         incomplete: Option<&str>,
         pending: &[String],
         today: NaiveDate,
         earlier: &plan::RunNames,
     ) -> Result<Plan, SyncError> {
-        let mut dir = self.pool.get().await?;
-        let snapshot = match self.snapshot(&mut dir, focus).await {
-            Err(SyncError::Directory(e)) if e.is_connection_error() => {
-                tracing::warn!(error = %e, "the directory connection was lost; reading again on a new one");
-                dir.mark_broken();
-                dir.reconnect().await?;
-                self.snapshot(&mut dir, focus).await?
-            }
-            other => other?,
-        };
-        drop(dir);
+        let snapshot = self.read(reading).await?;
+        self.plan_with(
+            people, rejected, &snapshot, incomplete, pending, today, earlier,
+        )
+    }
+
+    /// Plans `people` against a read of the directory.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_with(
+        &self,
+        people: &[crate::mapping::Person],
+        rejected: &[plan::Quarantined],
+        snapshot: &Snapshot,
+        incomplete: Option<&str>,
+        pending: &[String],
+        today: NaiveDate,
+        earlier: &plan::RunNames,
+    ) -> Result<Plan, SyncError> {
         let disabled_on: HashMap<String, NaiveDate> = self
             .store
             .disabled_dates()?
@@ -829,7 +950,7 @@ impl Engine {
             reserved: earlier,
             people,
             rejected,
-            snapshot: &snapshot,
+            snapshot,
             rules: &self.config.sync,
             mapper: &self.mapper,
             structure: &self.structure,
@@ -879,7 +1000,7 @@ impl Engine {
         &self,
         listed: &source::Listed,
         today: NaiveDate,
-    ) -> Result<(Plan, Vec<(String, String)>), SyncError> {
+    ) -> Result<(Plan, Vec<(String, String)>, Arc<Snapshot>), SyncError> {
         let mut ready = Vec::new();
         let mut waiting: Vec<(String, String)> = Vec::new();
         for p in &listed.people {
@@ -889,18 +1010,17 @@ impl Engine {
             }
         }
         let pending: Vec<String> = waiting.iter().map(|(id, _)| id.clone()).collect();
-        let plan = self
-            .plan_for(
-                &ready,
-                &listed.rejected,
-                None,
-                listed.incomplete.as_deref(),
-                &pending,
-                today,
-                &plan::RunNames::default(),
-            )
-            .await?;
-        Ok((plan, waiting))
+        let snapshot = Arc::new(self.read(Reading::All).await?);
+        let plan = self.plan_with(
+            &ready,
+            &listed.rejected,
+            &snapshot,
+            listed.incomplete.as_deref(),
+            &pending,
+            today,
+            &plan::RunNames::default(),
+        )?;
+        Ok((plan, waiting, snapshot))
     }
 
     async fn run_inner(
@@ -922,7 +1042,7 @@ impl Engine {
                 .plan_for(
                     &sourced.people,
                     &sourced.rejected,
-                    Some(&sourced.people),
+                    Reading::People(&sourced.people),
                     Some("a run for one person: absence means nothing"),
                     &[],
                     today,
@@ -936,7 +1056,7 @@ impl Engine {
         // 1. Every list page, then everyone who can be planned from it, at once.
         let listed =
             source::list_all(&self.connector, &self.store, rules, &self.keep, progress).await?;
-        let (plan, waiting) = self.plan_listed(&listed, today).await?;
+        let (plan, waiting, base) = self.plan_listed(&listed, today).await?;
         self.settle(plan, opts, &mut run, progress).await?;
 
         // 2. Details in priority order, applied as they arrive, a batch at a time.
@@ -992,7 +1112,11 @@ impl Engine {
                 .plan_for(
                     &ready,
                     &details.rejected,
-                    Some(&ready),
+                    Reading::Over {
+                        people: &ready,
+                        base: &base,
+                        created: &run.created,
+                    },
                     Some("enrichment: a batch of details"),
                     &[],
                     today,
@@ -1016,7 +1140,11 @@ impl Engine {
                 .plan_for(
                     &ready,
                     &[],
-                    Some(&ready),
+                    Reading::Over {
+                        people: &ready,
+                        base: &base,
+                        created: &run.created,
+                    },
                     Some("enrichment: people held for their manager"),
                     &[],
                     today,
@@ -1047,7 +1175,11 @@ impl Engine {
                 .plan_for(
                     &people,
                     &[],
-                    Some(&people),
+                    Reading::Over {
+                        people: &people,
+                        base: &base,
+                        created: &run.created,
+                    },
                     Some("managers created later in this run"),
                     &[],
                     today,
@@ -1248,7 +1380,9 @@ impl Engine {
                 progress,
             )
             .await?;
-            self.plan_listed(&listed, today).await.map(|(plan, _)| plan)
+            self.plan_listed(&listed, today)
+                .await
+                .map(|(plan, _, _)| plan)
         };
         let replanned: Plan = match replanned.await {
             Ok(p) => p,

@@ -2,6 +2,7 @@
 //! the values already taken (for unique names).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -284,6 +285,9 @@ pub struct Snapshot {
     unique_attrs: Vec<String>,
     /// Upper length limits of attributes (lower-cased names), from the schema's `rangeUpper`.
     pub limits: HashMap<String, usize>,
+    /// The directory as read at the start of the run, under this (later, smaller) read: its
+    /// names and DNs count as taken too. See [`Snapshot::over`].
+    base: Option<Arc<Snapshot>>,
 }
 
 impl Snapshot {
@@ -339,7 +343,18 @@ impl Snapshot {
 
     /// Whether a DN exists.
     pub fn has_dn(&self, dn: &str) -> bool {
-        self.dns.contains(&normalize_dn(dn))
+        let key = normalize_dn(dn);
+        self.dns.contains(&key) || self.base.as_ref().is_some_and(|b| b.dns.contains(&key))
+    }
+
+    /// Layers this read (a few people's accounts, fresh) over the run's first, whole read:
+    /// values and DNs taken then still count as taken, so a batch needs no search of its own.
+    pub fn over(mut self, base: Arc<Snapshot>) -> Snapshot {
+        if self.limits.is_empty() {
+            self.limits = base.limits.clone();
+        }
+        self.base = Some(base);
+        self
     }
 
     /// Adds the names and DNs held by other objects in the uniqueness base (any object class:
@@ -355,6 +370,10 @@ impl Snapshot {
     /// Whether a value of a unique attribute is taken (AD's shared namespaces included).
     pub fn is_taken(&self, attr: &str, value: &str) -> bool {
         self.names.is_taken(attr, value)
+            || self
+                .base
+                .as_ref()
+                .is_some_and(|b| b.names.is_taken(attr, value))
     }
 
     /// The domain's DNS name (the realm of implicit UPNs).
