@@ -151,11 +151,11 @@ impl RunState {
 }
 
 impl RunState {
-    fn new(id: i64, today: NaiveDate, realm: &str) -> RunState {
+    fn new(id: i64, today: NaiveDate, realm: &str, unique: &[&str]) -> RunState {
         RunState {
             id,
             today,
-            names: plan::RunNames::new(realm),
+            names: plan::RunNames::new(realm, unique),
             planned: HashSet::new(),
             created: HashSet::new(),
             manager_waits: HashMap::new(),
@@ -995,21 +995,21 @@ impl Engine {
     }
 
     /// Lists everyone and plans those who can be planned from what is known now (a complete
-    /// listing makes absent people leavers); the others are returned as waiting for a detail.
+    /// listing makes absent people leavers); the ids of the others are returned as waiting for a
+    /// detail.
     async fn plan_listed(
         &self,
         listed: &source::Listed,
         today: NaiveDate,
-    ) -> Result<(Plan, Vec<(String, String)>, Arc<Snapshot>), SyncError> {
+    ) -> Result<(Plan, Vec<String>, Arc<Snapshot>), SyncError> {
         let mut ready = Vec::new();
-        let mut waiting: Vec<(String, String)> = Vec::new();
+        let mut pending: Vec<String> = Vec::new();
         for p in &listed.people {
             match self.waits_for_detail(p) {
-                Some(why) => waiting.push((p.id.clone(), why)),
+                Some(_) => pending.push(p.id.clone()),
                 None => ready.push(p.clone()),
             }
         }
-        let pending: Vec<String> = waiting.iter().map(|(id, _)| id.clone()).collect();
         let snapshot = Arc::new(self.read(Reading::All).await?);
         let plan = self.plan_with(
             &ready,
@@ -1020,7 +1020,7 @@ impl Engine {
             today,
             &plan::RunNames::default(),
         )?;
-        Ok((plan, waiting, snapshot))
+        Ok((plan, pending, snapshot))
     }
 
     async fn run_inner(
@@ -1033,7 +1033,15 @@ impl Engine {
         let today = self.today(opts.now);
         self.preflight(opts.only.is_some()).await?;
         let realm = snapshot::realm_of(&self.directory.uniqueness_base_dn);
-        let mut run = RunState::new(run_id, today, &realm);
+        let unique: Vec<&str> = self
+            .config
+            .mapping
+            .attributes
+            .iter()
+            .filter(|(_, r)| r.unique.is_some())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        let mut run = RunState::new(run_id, today, &realm, &unique);
 
         if let Some(id) = &opts.only {
             let sourced = source::fetch_one(&self.connector, &self.store, id, &self.keep).await?;
@@ -1195,8 +1203,11 @@ impl Engine {
         // People still waiting for a detail this run could not fetch: say what is pending.
         let still: Vec<plan::PersonPlan> = waiting
             .iter()
-            .filter(|(id, _)| !run.planned.contains(id.as_str()))
-            .map(|(id, why)| plan::PersonPlan::pending(id, why))
+            .filter(|id| !run.planned.contains(id.as_str()))
+            .filter_map(|id| {
+                let why = listed.person(id).and_then(|p| self.waits_for_detail(p))?;
+                Some(plan::PersonPlan::pending(id, &why))
+            })
             .collect();
         run.keep(&self.store, still)?;
         self.finish(run, opts)
@@ -1572,7 +1583,7 @@ mod run_state_tests {
         let store = Store::open(&dir.path().join("s.db")).unwrap();
         let id = store.begin_run("test").unwrap();
         let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        let mut run = RunState::new(id, today, "example.test");
+        let mut run = RunState::new(id, today, "example.test", &[]);
         let n = REPORT_PEOPLE + 500;
         for chunk in (0..n).collect::<Vec<_>>().chunks(300) {
             let people = chunk

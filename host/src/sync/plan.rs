@@ -408,14 +408,21 @@ fn target(p: &Person, input: &PlanInput<'_>) -> Target {
 pub struct RunNames {
     names: Names,
     dns: HashSet<String>,
+    /// The attributes whose values are reserved: AD's namespaces and the unique ones.
+    attributes: HashSet<String>,
 }
 
 impl RunNames {
-    /// Empty, for a domain whose DNS name is `realm`.
-    pub fn new(realm: &str) -> RunNames {
+    /// Empty, for a domain whose DNS name is `realm`, reserving AD's namespaces and `unique`.
+    pub fn new(realm: &str, unique: &[&str]) -> RunNames {
         RunNames {
             names: Names::new(realm),
             dns: HashSet::new(),
+            attributes: super::snapshot::NAMESPACE_ATTRIBUTES
+                .iter()
+                .chain(unique)
+                .map(|a| a.to_ascii_lowercase())
+                .collect(),
         }
     }
 
@@ -424,7 +431,9 @@ impl RunNames {
         for op in plan.people.iter().flat_map(|p| &p.ops) {
             if let Op::Create { dn, attributes, .. } = op {
                 for (k, v) in attributes {
-                    self.names.insert(k, v);
+                    if self.attributes.contains(&k.to_ascii_lowercase()) {
+                        self.names.insert(k, v);
+                    }
                 }
                 self.dns.insert(normalize_dn(dn));
             }
