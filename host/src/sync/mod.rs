@@ -186,12 +186,13 @@ enum Reading<'a> {
     /// `--only`).
     People(&'a [crate::mapping::Person]),
     /// These people's accounts by GUID, over the run's first read (see [`Snapshot::over`]):
-    /// no search. `created` are the people whose account this run created; should one of them
-    /// not be found by GUID, the batch searches instead (a create is never planned twice).
+    /// no search. `created` are the people whose account this run created (`None` for a dry
+    /// run, which creates nothing); should one of them not be found by GUID, the batch
+    /// searches instead (a create is never planned twice).
     Over {
         people: &'a [crate::mapping::Person],
         base: &'a Arc<Snapshot>,
-        created: &'a HashSet<String>,
+        created: Option<&'a HashSet<String>>,
     },
 }
 
@@ -688,7 +689,7 @@ impl Engine {
         dir: &mut Directory,
         people: &[crate::mapping::Person],
         base: &Arc<Snapshot>,
-        created: &HashSet<String>,
+        created: Option<&HashSet<String>>,
         attrs: &[&str],
         unique: &[&str],
         realm: &str,
@@ -709,7 +710,7 @@ impl Engine {
         for p in people {
             let ids = std::iter::once(p.id.as_str()).chain(p.text("manager_employment_id"));
             for id in ids.filter(|id| !found.contains(*id)) {
-                if created.contains(id) {
+                if created.is_some_and(|c| c.contains(id)) {
                     tracing::debug!(
                         person = id,
                         "created in this run but not found by GUID: searching"
@@ -1123,7 +1124,7 @@ impl Engine {
                     Reading::Over {
                         people: &ready,
                         base: &base,
-                        created: &run.created,
+                        created: opts.apply.then_some(&run.created),
                     },
                     Some("enrichment: a batch of details"),
                     &[],
@@ -1151,7 +1152,7 @@ impl Engine {
                     Reading::Over {
                         people: &ready,
                         base: &base,
-                        created: &run.created,
+                        created: opts.apply.then_some(&run.created),
                     },
                     Some("enrichment: people held for their manager"),
                     &[],
@@ -1186,7 +1187,7 @@ impl Engine {
                     Reading::Over {
                         people: &people,
                         base: &base,
-                        created: &run.created,
+                        created: opts.apply.then_some(&run.created),
                     },
                     Some("managers created later in this run"),
                     &[],
