@@ -553,6 +553,17 @@ impl Engine {
             .collect()
     }
 
+    /// The attributes whose mapping rule asks for a unique value.
+    fn unique_attributes(&self) -> Vec<&str> {
+        self.config
+            .mapping
+            .attributes
+            .iter()
+            .filter(|(_, r)| r.unique.is_some())
+            .map(|(k, _)| k.as_str())
+            .collect()
+    }
+
     /// Whether the plan keeps every unique value of this person's account as it is (the same
     /// test `plan::update` makes), so no taken names need reading for them.
     fn keeps_names(&self, p: &crate::mapping::Person, account: &Account) -> bool {
@@ -593,15 +604,7 @@ impl Engine {
         let mut seen = HashSet::new();
         attrs.retain(|a| seen.insert(a.to_ascii_lowercase()));
         let attr_refs: Vec<&str> = attrs.iter().map(String::as_str).collect();
-        let unique: Vec<String> = self
-            .config
-            .mapping
-            .attributes
-            .iter()
-            .filter(|(_, r)| r.unique.is_some())
-            .map(|(k, _)| k.clone())
-            .collect();
-        let unique_refs: Vec<&str> = unique.iter().map(String::as_str).collect();
+        let unique_refs = self.unique_attributes();
         let mut taken_attrs: Vec<&str> = snapshot::NAMESPACE_ATTRIBUTES.to_vec();
         taken_attrs.extend(unique_refs.iter().copied());
         // A run for a few people (an event, `--only`) reads only what concerns them: their
@@ -1034,15 +1037,7 @@ impl Engine {
         let today = self.today(opts.now);
         self.preflight(opts.only.is_some()).await?;
         let realm = snapshot::realm_of(&self.directory.uniqueness_base_dn);
-        let unique: Vec<&str> = self
-            .config
-            .mapping
-            .attributes
-            .iter()
-            .filter(|(_, r)| r.unique.is_some())
-            .map(|(k, _)| k.as_str())
-            .collect();
-        let mut run = RunState::new(run_id, today, &realm, &unique);
+        let mut run = RunState::new(run_id, today, &realm, &self.unique_attributes());
 
         if let Some(id) = &opts.only {
             let sourced = source::fetch_one(&self.connector, &self.store, id, &self.keep).await?;
