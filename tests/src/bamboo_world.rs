@@ -15,7 +15,7 @@ use hrsync::sync::{Engine, RunOptions, RunReport};
 
 use crate::bamboo_sim::{BambooConfig, BambooHandle, Simulator};
 use crate::fixtures::{AdEnv, ad_env, plugin_wasm, store_directory_toml};
-use crate::world::{connect, delete_tree};
+use crate::world::{connect, delete_tree, fresh_ou_with_groups};
 
 const OU_PREFIX: &str = "hrsync-bhr-";
 
@@ -33,25 +33,8 @@ impl BambooWorld {
     /// serving `config`.
     pub async fn new(name: &str, config: BambooConfig, extra_sync: &str) -> BambooWorld {
         let ad = ad_env();
-        let mut d = connect(&ad).await;
         let ou = format!("OU={OU_PREFIX}{name},{}", ad.base_dn);
-        delete_tree(&mut d, &ou).await;
-        d.ensure_ou(&ou).await.unwrap();
-        for g in ["All Staff", "Engineering"] {
-            d.add(
-                &format!("CN={g},{ou}"),
-                &[
-                    ("objectClass", vec!["top", "group"]),
-                    (
-                        "sAMAccountName",
-                        vec![&format!("bhr-{name}-{}", g.replace(' ', ""))],
-                    ),
-                ],
-            )
-            .await
-            .unwrap();
-        }
-        let _ = d.unbind().await;
+        fresh_ou_with_groups(&ad, &ou, &format!("bhr-{name}-")).await;
         let sim = Simulator::start(config).await.unwrap();
         BambooWorld {
             ad,

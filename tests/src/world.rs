@@ -44,6 +44,30 @@ pub async fn connect(ad: &AdEnv) -> Directory {
 }
 
 /// Deletes a subtree, deepest entries first.
+/// Makes `ou` empty and new (deleting a leftover of an interrupted earlier run: other tests'
+/// OUs are theirs) with the groups `All Staff` and `Engineering`, whose sAMAccountNames start
+/// with `sam_prefix` (unique in the domain).
+pub async fn fresh_ou_with_groups(ad: &AdEnv, ou: &str, sam_prefix: &str) {
+    let mut d = connect(ad).await;
+    delete_tree(&mut d, ou).await;
+    d.ensure_ou(ou).await.unwrap();
+    for g in ["All Staff", "Engineering"] {
+        d.add(
+            &format!("CN={g},{ou}"),
+            &[
+                ("objectClass", vec!["top", "group"]),
+                (
+                    "sAMAccountName",
+                    vec![&format!("{sam_prefix}{}", g.replace(' ', ""))],
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    d.unbind().await.unwrap();
+}
+
 pub async fn delete_tree(d: &mut Directory, base: &str) {
     let Ok(mut entries) = d.search_paged(base, "(objectClass=*)", &["1.1"]).await else {
         return;
@@ -79,26 +103,8 @@ impl World {
     /// Like [`World::new`] with the simulator configured by hand (e.g. a rate limit).
     pub async fn with_sim(name: &str, extra_sync: &str, sim: SimConfig) -> World {
         let ad = ad_env();
-        let mut d = connect(&ad).await;
         let ou = format!("OU={OU_PREFIX}{name},{}", ad.base_dn);
-        // A leftover of an interrupted earlier run of this test (other tests' OUs are theirs).
-        delete_tree(&mut d, &ou).await;
-        d.ensure_ou(&ou).await.unwrap();
-        for g in ["All Staff", "Engineering"] {
-            d.add(
-                &format!("CN={g},{ou}"),
-                &[
-                    ("objectClass", vec!["top", "group"]),
-                    (
-                        "sAMAccountName",
-                        vec![&format!("{name}-{}", g.replace(' ', ""))],
-                    ),
-                ],
-            )
-            .await
-            .unwrap();
-        }
-        let _ = d.unbind().await;
+        fresh_ou_with_groups(&ad, &ou, &format!("{name}-")).await;
         let sim = Simulator::start(sim).await.unwrap();
         World {
             ad,

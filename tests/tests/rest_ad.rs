@@ -15,7 +15,9 @@ use hrsync::sync::progress::Progress;
 use hrsync::sync::{Engine, RunOptions, RunReport};
 use hrsync_tests::fixtures::{AdEnv, ad_env, hrsync_bin, store_directory_toml};
 use hrsync_tests::rest_sim::{RestSim, person};
-use hrsync_tests::world::{AD, connect, delete_tree, enabled, in_group, total_ops};
+use hrsync_tests::world::{
+    AD, connect, delete_tree, enabled, fresh_ou_with_groups, in_group, total_ops,
+};
 use serde_json::Value;
 
 const TOKEN: &str = "rest-sim-token-not-a-secret";
@@ -115,25 +117,8 @@ struct RestWorld {
 impl RestWorld {
     async fn new(name: &str) -> RestWorld {
         let ad = ad_env();
-        let mut d = connect(&ad).await;
         let ou = format!("OU=hrsync-rest-{name},{}", ad.base_dn);
-        delete_tree(&mut d, &ou).await;
-        d.ensure_ou(&ou).await.unwrap();
-        for g in ["All Staff", "Engineering"] {
-            d.add(
-                &format!("CN={g},{ou}"),
-                &[
-                    ("objectClass", vec!["top", "group"]),
-                    (
-                        "sAMAccountName",
-                        vec![&format!("rest-{name}-{}", g.replace(' ', ""))],
-                    ),
-                ],
-            )
-            .await
-            .unwrap();
-        }
-        d.unbind().await.unwrap();
+        fresh_ou_with_groups(&ad, &ou, &format!("rest-{name}-")).await;
         let sim = RestSim::start(TOKEN, people()).await.unwrap();
         RestWorld {
             ad,
