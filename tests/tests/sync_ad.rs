@@ -448,3 +448,45 @@ async fn a_moved_account_is_still_found_by_its_guid() {
     drop(engine);
     w.cleanup().await;
 }
+
+/// Behind an HR rate limit a new account is created as its detail arrives, whether or not its
+/// manager's account exists yet; the manager link follows in the same run, planned again from
+/// the detail the store kept (the run holds no listing record or detail in memory for it).
+#[tokio::test]
+async fn behind_a_rate_limit_reports_planned_before_their_manager_get_the_link_in_the_same_run() {
+    let _guard = AD.lock().await;
+    let mut w = World::new("late-managers", 60, "").await;
+    // A limit the simulator never reaches: only the engine's order changes (no holding).
+    w.connector_extra = "rate_limit = \"1000/1s\"".into();
+    let sim = w.sim();
+    let first = w.run(true, None).await;
+    assert!(first.failed.is_empty(), "failures: {:?}", first.failed);
+    let waited: Vec<&str> = first
+        .plan
+        .people
+        .iter()
+        .filter(|p| p.manager_pending.is_some())
+        .map(|p| p.person_id.as_str())
+        .collect();
+    assert!(
+        !waited.is_empty(),
+        "no report was planned before its manager: {}",
+        hrsync::sync::report::render(&first.plan, None)
+    );
+    let accounts = w.accounts().await;
+    for id in &waited {
+        let boss = sim.employment(id).unwrap()["manager_employment_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            accounts[*id].first("manager"),
+            Some(accounts[&boss].dn.as_str()),
+            "{id}'s manager {boss} was created later in the run; the link must follow in it"
+        );
+    }
+    let second = w.run(true, None).await;
+    assert_eq!(second.plan.summary.managers, 0);
+    assert_eq!(total_ops(&second), 0);
+    w.cleanup().await;
+}

@@ -206,11 +206,11 @@ impl<'a> Reading<'a> {
 }
 
 /// Keeps the people of `plan` whose manager link waits for the manager's account (only
-/// they are planned again at the end of the run; everyone else's detail is not kept).
+/// they are planned again at the end of the run; everyone else's record is dropped).
 fn keep_waiting_for_manager(
     plan: &Plan,
-    people: &[crate::mapping::Person],
-    fresh: &mut HashMap<String, crate::mapping::Person>,
+    people: Vec<crate::mapping::Person>,
+    kept: &mut HashMap<String, crate::mapping::Person>,
 ) {
     let waiting: HashSet<&str> = plan
         .people
@@ -218,9 +218,58 @@ fn keep_waiting_for_manager(
         .filter(|p| p.manager_pending.is_some())
         .map(|p| p.person_id.as_str())
         .collect();
-    for p in people.iter().filter(|p| waiting.contains(p.id.as_str())) {
-        fresh.insert(p.id.clone(), p.clone());
+    for p in people
+        .into_iter()
+        .filter(|p| waiting.contains(p.id.as_str()))
+    {
+        kept.insert(p.id.clone(), p);
     }
+}
+
+/// Listed people who wait for their detail, with why (one shared text per reason).
+#[derive(Debug, Default)]
+struct Waiting {
+    ids: Vec<String>,
+    why: Vec<Arc<str>>,
+    /// Each reason once (there are a handful).
+    reasons: HashSet<Arc<str>>,
+}
+
+impl Waiting {
+    fn push(&mut self, id: String, why: String) {
+        let why = match self.reasons.get(why.as_str()) {
+            Some(same) => Arc::clone(same),
+            None => {
+                let new: Arc<str> = Arc::from(why);
+                self.reasons.insert(Arc::clone(&new));
+                new
+            }
+        };
+        self.ids.push(id);
+        self.why.push(why);
+    }
+
+    /// The waiting people not in `planned`, with why.
+    fn unplanned<'a>(
+        &'a self,
+        planned: &'a HashSet<String>,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.ids
+            .iter()
+            .zip(&self.why)
+            .filter(|(id, _)| !planned.contains(id.as_str()))
+            .map(|(id, why)| (id.as_str(), why.as_ref()))
+    }
+}
+
+/// The plan of a listing's people (see [`Engine::plan_listed`]).
+struct ListingPlan {
+    plan: Plan,
+    waiting: Waiting,
+    /// The run's first read of the directory, which later batches read over.
+    base: Arc<Snapshot>,
+    /// People planned from their list record whose manager link waits, by id.
+    manager_waits: HashMap<String, crate::mapping::Person>,
 }
 
 /// How re-planned people differ from their held plans, a line each.
@@ -998,33 +1047,41 @@ impl Engine {
         })
     }
 
-    /// Lists everyone and plans those who can be planned from what is known now (a complete
-    /// listing makes absent people leavers); the ids of the others are returned as waiting for a
-    /// detail.
+    /// Plans the listed people who can be planned from what is known now (a complete listing
+    /// makes absent people leavers), taking their records out of `listed`; the others wait for
+    /// a detail. Of the people planned, only those whose manager link waits are kept (for the
+    /// run's follow-up): a listing's records are not held through the run.
     async fn plan_listed(
         &self,
-        listed: &source::Listed,
+        listed: &mut source::Listed,
         today: NaiveDate,
-    ) -> Result<(Plan, Vec<String>, Arc<Snapshot>), SyncError> {
+    ) -> Result<ListingPlan, SyncError> {
         let mut ready = Vec::new();
-        let mut pending: Vec<String> = Vec::new();
-        for p in &listed.people {
-            match self.waits_for_detail(p) {
-                Some(_) => pending.push(p.id.clone()),
-                None => ready.push(p.clone()),
+        let mut waiting = Waiting::default();
+        for p in std::mem::take(&mut listed.people) {
+            match self.waits_for_detail(&p) {
+                Some(why) => waiting.push(p.id, why),
+                None => ready.push(p),
             }
         }
-        let snapshot = Arc::new(self.read(Reading::All).await?);
+        let base = Arc::new(self.read(Reading::All).await?);
         let plan = self.plan_with(
             &ready,
             &listed.rejected,
-            &snapshot,
+            &base,
             listed.incomplete.as_deref(),
-            &pending,
+            &waiting.ids,
             today,
             &plan::RunNames::default(),
         )?;
-        Ok((plan, pending, snapshot))
+        let mut manager_waits = HashMap::new();
+        keep_waiting_for_manager(&plan, ready, &mut manager_waits);
+        Ok(ListingPlan {
+            plan,
+            waiting,
+            base,
+            manager_waits,
+        })
     }
 
     async fn run_inner(
@@ -1058,9 +1115,14 @@ impl Engine {
         }
 
         // 1. Every list page, then everyone who can be planned from it, at once.
-        let listed =
+        let mut listed =
             source::list_all(&self.connector, &self.store, rules, &self.keep, progress).await?;
-        let (plan, waiting, base) = self.plan_listed(&listed, today).await?;
+        let ListingPlan {
+            plan,
+            waiting,
+            base,
+            manager_waits: listed_waits,
+        } = self.plan_listed(&mut listed, today).await?;
         self.settle(plan, opts, &mut run, progress).await?;
 
         // 2. Details in priority order, applied as they arrive, a batch at a time.
@@ -1070,10 +1132,8 @@ impl Engine {
         // Managers before reports only when details are cheap (no HR rate limit): behind a
         // limit, an account comes with its detail and its manager link may follow as a modify.
         let hold = self.connector.rate_limit().is_none();
-        let mut queue = order::Queue::new(&listed.wanted, must, hold);
+        let mut queue = order::Queue::new(std::mem::take(&mut listed.wanted), must, hold);
         let mut stop: Option<String> = None;
-        // Details fetched this run of people whose manager link waits, for the follow-up below.
-        let mut fresh: HashMap<String, crate::mapping::Person> = HashMap::new();
         let has_account = |id: &str| match self.store.account(id) {
             Ok(found) => found.is_some(),
             Err(e) => {
@@ -1127,7 +1187,6 @@ impl Engine {
                     &run.names,
                 )
                 .await?;
-            keep_waiting_for_manager(&plan, &ready, &mut fresh);
             self.settle(plan, opts, &mut run, progress).await?;
             if let Some(why) = details.stopped {
                 stop = Some(why);
@@ -1155,7 +1214,6 @@ impl Engine {
                     &run.names,
                 )
                 .await?;
-            keep_waiting_for_manager(&plan, &ready, &mut fresh);
             self.settle(plan, opts, &mut run, progress).await?;
         }
         let (done, must) = (queue.taken(), queue.must());
@@ -1169,12 +1227,16 @@ impl Engine {
             .filter(|(_, manager)| run.created.contains(*manager))
             .map(|(id, _)| id.clone())
             .collect();
-        // (A dry run created nothing: its reports keep their "manager pending" note.)
+        // (A dry run created nothing: its reports keep their "manager pending" note.) Their
+        // detail is read back from the store; people planned from their list record were kept.
         if opts.apply && !follow.is_empty() {
-            let people: Vec<crate::mapping::Person> = follow
-                .iter()
-                .filter_map(|id| fresh.get(id).or_else(|| listed.person(id)).cloned())
-                .collect();
+            let mut people: Vec<crate::mapping::Person> = Vec::with_capacity(follow.len());
+            for id in &follow {
+                match source::cached_detail(&self.store, id, &self.keep)? {
+                    Some(p) => people.push(p),
+                    None => people.extend(listed_waits.get(id).cloned()),
+                }
+            }
             let plan = self
                 .plan_for(
                     &people,
@@ -1198,12 +1260,8 @@ impl Engine {
         }
         // People still waiting for a detail this run could not fetch: say what is pending.
         let still: Vec<plan::PersonPlan> = waiting
-            .iter()
-            .filter(|id| !run.planned.contains(id.as_str()))
-            .filter_map(|id| {
-                let why = listed.person(id).and_then(|p| self.waits_for_detail(p))?;
-                Some(plan::PersonPlan::pending(id, &why))
-            })
+            .unplanned(&run.planned)
+            .map(|(id, why)| plan::PersonPlan::pending(id, why))
             .collect();
         run.keep(&self.store, still)?;
         self.finish(run, opts)
@@ -1379,7 +1437,7 @@ impl Engine {
         let today = self.today(None);
         let replanned = async {
             self.preflight(false).await?;
-            let listed = source::list_all(
+            let mut listed = source::list_all(
                 &self.connector,
                 &self.store,
                 &self.config.sync,
@@ -1387,9 +1445,7 @@ impl Engine {
                 progress,
             )
             .await?;
-            self.plan_listed(&listed, today)
-                .await
-                .map(|(plan, _, _)| plan)
+            self.plan_listed(&mut listed, today).await.map(|l| l.plan)
         };
         let replanned: Plan = match replanned.await {
             Ok(p) => p,

@@ -35,12 +35,12 @@ pub struct Queue {
 impl Queue {
     /// A queue of `wanted` ids, the first `must` of them needed this run; with `hold`, new
     /// people wait for a manager fetched later.
-    pub fn new(wanted: &[String], must: usize, hold: bool) -> Self {
+    pub fn new(wanted: Vec<String>, must: usize, hold: bool) -> Self {
         Queue {
             pending: wanted.iter().cloned().collect(),
-            order: wanted.to_vec(),
-            next: 0,
             must: must.min(wanted.len()),
+            order: wanted,
+            next: 0,
             held: Vec::new(),
             held_ids: HashMap::new(),
             hold,
@@ -225,7 +225,7 @@ mod tests {
     ) -> Vec<Vec<String>> {
         let managers: HashMap<&str, &str> = managers.iter().copied().collect();
         let wanted: Vec<String> = wanted.iter().map(|s| s.to_string()).collect();
-        let mut q = Queue::new(&wanted, wanted.len(), true);
+        let mut q = Queue::new(wanted.clone(), wanted.len(), true);
         let mut created: HashSet<String> = existing.iter().map(|s| s.to_string()).collect();
         let mut batches = Vec::new();
         while !q.is_empty() {
@@ -303,7 +303,7 @@ mod tests {
     #[test]
     fn without_holding_everyone_is_planned_with_their_detail() {
         let wanted: Vec<String> = ["r", "m"].iter().map(|s| s.to_string()).collect();
-        let mut q = Queue::new(&wanted, 2, false);
+        let mut q = Queue::new(wanted.clone(), 2, false);
         let batch = q.take(1).iter().map(|id| person(id, Some("m"))).collect();
         assert_eq!(ids(&q.sort_batch(batch, &|_: &str| false)), ["r"]);
         assert!(!q.has_held());
@@ -312,7 +312,7 @@ mod tests {
     #[test]
     fn promoting_a_refresh_makes_it_needed() {
         let wanted: Vec<String> = ["r", "x", "m"].iter().map(|s| s.to_string()).collect();
-        let mut q = Queue::new(&wanted, 2, true);
+        let mut q = Queue::new(wanted.clone(), 2, true);
         let batch = q.take(1).iter().map(|id| person(id, Some("m"))).collect();
         let ready = q.sort_batch(batch, &|_: &str| false);
         assert!(ready.is_empty());

@@ -212,6 +212,9 @@ pub async fn fetch_one(
 
 /// Everyone the listing found, with what the store already knows of them, and who needs a
 /// detail, most urgent first.
+///
+/// The records themselves ([`Listed::people`]) are taken once, to be planned; what the rest of
+/// the run needs of each listed person (status and list hash) stays, a few dozen bytes each.
 #[derive(Debug, Default)]
 pub struct Listed {
     /// List records overlaid on cached details where there are some (`complete` says which).
@@ -221,12 +224,19 @@ pub struct Listed {
     pub incomplete: Option<String>,
     /// People whose detail should be fetched, in priority order (see [`list_all`]).
     pub wanted: Vec<String>,
-    /// The list hash of each person, stored with a detail fetched now.
-    hashes: HashMap<String, String>,
     /// How many of `wanted` are refreshes within the maximum age (see `refresh_while_budget`).
     refreshable: usize,
-    /// Where each person is in `people`.
-    index: HashMap<String, usize>,
+    /// What the list says of each person, by id.
+    entries: HashMap<String, Entry>,
+}
+
+/// What a run keeps of a list record once it is planned.
+#[derive(Debug)]
+struct Entry {
+    status: Lifecycle,
+    source_status: Box<str>,
+    /// The list hash, stored with a detail fetched now.
+    hash: Box<str>,
 }
 
 /// Details fetched for one batch.
@@ -260,6 +270,7 @@ pub async fn list_all(
 ) -> Result<Listed, SyncError> {
     let mut out = Listed::default();
     let mut listed: Vec<Person> = Vec::new();
+    let mut reserved = false;
     let mut listing = Listing::default();
     let mut cursor: Option<String> = None;
     let mut stopped: Option<String> = None;
@@ -278,6 +289,12 @@ pub async fn list_all(
         };
         if let Some(total) = page.total {
             bar.set_length(u64::from(total));
+            // One allocation for the whole listing (a growing one would hold up to twice the
+            // records' room); an HR system's total is not trusted beyond a sane size.
+            if !reserved {
+                listed.reserve_exact((total as usize).min(RESERVE_AT_MOST));
+                reserved = true;
+            }
         }
         bar.inc((page.people.len() + page.rejected.len()) as u64);
         out.rejected
@@ -302,13 +319,20 @@ pub async fn list_all(
         .map(|p| (p.id.clone(), list_hash(p, keep)))
         .collect();
     store.save_list_hashes(&hashes)?;
-    out.hashes = hashes.into_iter().collect();
+    out.entries.reserve(listed.len());
+    for ((id, hash), p) in hashes.into_iter().zip(&listed) {
+        let entry = Entry {
+            status: p.status.clone(),
+            source_status: p.source_status.as_str().into(),
+            hash: hash.into_boxed_str(),
+        };
+        out.entries.insert(id, entry);
+    }
 
     let mut wanted: Vec<(u8, Option<&str>, &str)> = Vec::new();
     for p in &listed {
         let state = states.get(&p.id);
-        let current = state.and_then(|s| s.detail_hash.as_deref())
-            == out.hashes.get(&p.id).map(String::as_str);
+        let current = state.and_then(|s| s.detail_hash.as_deref()) == out.hash(&p.id);
         let fetched_at = state.and_then(|s| s.detail_fetched_at.as_deref());
         let rank = match state {
             None => 0,
@@ -328,33 +352,39 @@ pub async fn list_all(
         .map(|(_, _, id)| id.to_string())
         .collect();
 
+    out.people.reserve_exact(listed.len());
     for p in listed {
         let state = states.get(&p.id);
-        // Details cached before the configuration dropped a field are trimmed here too.
-        // A detail cached by hrsync 0.1 holds the facts as fields: lifted here.
         let cached = match state {
-            Some(s) if s.has_detail => store.detail(&p.id)?,
+            Some(s) if s.has_detail => cached_detail(store, &p.id, keep)?,
             _ => None,
         };
-        let cached = cached
-            .and_then(|d| serde_json::from_str::<Person>(&d).ok())
-            .map(|d| retained(&d.lift_facts(), keep));
-        let current = state.and_then(|s| s.detail_hash.as_deref())
-            == out.hashes.get(&p.id).map(String::as_str);
+        let current = state.and_then(|s| s.detail_hash.as_deref()) == out.hash(&p.id);
         out.people.push(match cached {
             Some(d) if current => d,
             Some(d) => merge(p, &d, connector.listing()),
             None => p,
         });
     }
-    out.index = out
-        .people
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.id.clone(), i))
-        .collect();
     Ok(out)
 }
+
+/// A person's cached detail, if the store has one: trimmed to the kept fields (details cached
+/// before the configuration dropped a field are trimmed here too), and with the facts lifted
+/// (a detail cached by hrsync 0.1 holds them as fields).
+pub fn cached_detail(
+    store: &Store,
+    id: &str,
+    keep: &FieldSet,
+) -> Result<Option<Person>, SyncError> {
+    Ok(store
+        .detail(id)?
+        .and_then(|d| serde_json::from_str::<Person>(&d).ok())
+        .map(|d| retained(&d.lift_facts(), keep)))
+}
+
+/// The most list records room is made for ahead (an HR system's `total` is not trusted further).
+const RESERVE_AT_MOST: usize = 1_000_000;
 
 impl Listed {
     /// How many of [`Listed::wanted`] (at its end) are refreshes of details younger than the
@@ -364,14 +394,16 @@ impl Listed {
         self.refreshable
     }
 
-    /// A listed person.
-    pub fn person(&self, id: &str) -> Option<&Person> {
-        self.index.get(id).and_then(|i| self.people.get(*i))
+    /// The status the list gives a person (the HR system's word, then hrsync's), if listed.
+    fn status(&self, id: &str) -> Option<(&Lifecycle, &str)> {
+        self.entries
+            .get(id)
+            .map(|e| (&e.status, e.source_status.as_ref()))
     }
 
     /// The list hash of a person.
     fn hash(&self, id: &str) -> Option<&str> {
-        self.hashes.get(id).map(String::as_str)
+        self.entries.get(id).map(|e| e.hash.as_ref())
     }
 }
 
@@ -393,10 +425,10 @@ pub async fn fetch_details(
                 // The list's status is the newer word on where the person stands (when the
                 // connector's list has one).
                 if connector.listing().has_status
-                    && let Some(p) = listed.person(id)
+                    && let Some((status, source_status)) = listed.status(id)
                 {
-                    detail.status = p.status.clone();
-                    detail.source_status = p.source_status.clone();
+                    detail.status = status.clone();
+                    detail.source_status = source_status.to_string();
                 }
                 save(store, &detail, listed.hash(id))?;
                 out.people.push(detail);
