@@ -720,12 +720,13 @@ impl Engine {
         let mut limit_attrs: Vec<&str> = attr_refs.clone();
         limit_attrs.push("cn");
         let limits = self.attribute_limits(dir, &limit_attrs).await?;
-        let accounts: Vec<Account> = entries.iter().map(Account::from_entry).collect();
+        drop(seen_dns);
+        let accounts: Vec<Account> = entries.into_iter().map(Account::from_owned_entry).collect();
         self.remember_accounts(&accounts)?;
         let match_attrs: Vec<&str> = rules.matches.iter().map(|m| m.directory.as_str()).collect();
         let mut snapshot =
             Snapshot::new(accounts, &rules.anchor, &match_attrs, &unique_refs, &realm);
-        let others: Vec<Account> = others.iter().map(Account::from_entry).collect();
+        let others: Vec<Account> = others.into_iter().map(Account::from_owned_entry).collect();
         snapshot.add_taken(&others);
         snapshot.limits = limits;
         Ok(snapshot)

@@ -33,6 +33,21 @@ impl Account {
         }
     }
 
+    /// From a directory entry, taking its values (a whole read becomes accounts without
+    /// holding both at once).
+    pub fn from_owned_entry(e: DirEntry) -> Self {
+        let guid = e.first_bin("objectGUID").and_then(guid_string);
+        let DirEntry { dn, attrs, .. } = e;
+        Account {
+            dn,
+            attrs: attrs
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+            guid,
+        }
+    }
+
     /// All values of an attribute.
     pub fn values(&self, name: &str) -> &[String] {
         self.attrs
