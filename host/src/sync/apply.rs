@@ -90,16 +90,28 @@ pub async fn apply(
     let bar = Arc::new(progress.bar("applying", Some(total as u64)));
     let is_manager = |o: &Op| matches!(o, Op::SetManager { .. });
     let is_group = |o: &Op| matches!(o, Op::AddToGroup { .. } | Op::RemoveFromGroup { .. });
-    let only = |p: &PersonPlan, keep: &dyn Fn(&Op) -> bool| PersonPlan {
-        ops: p.ops.iter().filter(|o| keep(o)).cloned().collect(),
-        ..p.clone()
+    // Each phase gets the people it has work for (a run of 100,000 unchanged people copies
+    // none of them).
+    let only = |p: &PersonPlan, keep: &dyn Fn(&Op) -> bool| {
+        let ops: Vec<Op> = p.ops.iter().filter(|o| keep(o)).cloned().collect();
+        (!ops.is_empty() || p.leaver).then(|| PersonPlan {
+            person_id: p.person_id.clone(),
+            name: p.name.clone(),
+            dn: p.dn.clone(),
+            ops,
+            leaver: p.leaver,
+            adopt: p.adopt,
+            manager_pending: p.manager_pending.clone(),
+            note: p.note.clone(),
+        })
     };
-    let managers: Vec<PersonPlan> = people.iter().map(|p| only(p, &is_manager)).collect();
-    let groups: Vec<PersonPlan> = people.iter().map(|p| only(p, &is_group)).collect();
+    let managers: Vec<PersonPlan> = people.iter().filter_map(|p| only(p, &is_manager)).collect();
+    let groups: Vec<PersonPlan> = people.iter().filter_map(|p| only(p, &is_group)).collect();
     let first: Vec<PersonPlan> = people
         .iter()
-        .map(|p| only(p, &|o| !is_manager(o) && !is_group(o)))
+        .filter_map(|p| only(p, &|o| !is_manager(o) && !is_group(o)))
         .collect();
+    drop(people);
     let outcomes = Arc::new(Mutex::new(Outcomes::default()));
     let mut out = run_phase(first, ctx, bar.clone(), outcomes.clone()).await?;
 

@@ -262,7 +262,30 @@ impl Waiting {
     }
 }
 
-/// The plan of a listing's people (see [`Engine::plan_listed`]).
+/// Ready people planned per this many, as the listing's pages arrive.
+const LISTING_PART: usize = 1000;
+
+/// What earlier parts of a plan hold: names and DNs of their creates, and where the people
+/// they create or move will be (see `plan::PlanInput::placed`).
+#[derive(Clone, Copy)]
+struct Parts<'a> {
+    names: &'a plan::RunNames,
+    placed: &'a HashMap<String, String>,
+}
+
+/// The listing's plan as it is made, a part at a time.
+#[derive(Default)]
+struct ListingParts {
+    /// Listed people ready to plan, not planned yet.
+    ready: Vec<crate::mapping::Person>,
+    waiting: Waiting,
+    plan: Plan,
+    names: plan::RunNames,
+    placed: HashMap<String, String>,
+    manager_waits: HashMap<String, crate::mapping::Person>,
+}
+
+/// The plan of a listing's people (see [`Engine::plan_listing`]).
 struct ListingPlan {
     plan: Plan,
     waiting: Waiting,
@@ -976,8 +999,12 @@ impl Engine {
         earlier: &plan::RunNames,
     ) -> Result<Plan, SyncError> {
         let snapshot = self.read(reading).await?;
+        let parts = Parts {
+            names: earlier,
+            placed: &HashMap::new(),
+        };
         self.plan_with(
-            people, rejected, &snapshot, incomplete, pending, today, earlier,
+            people, rejected, &snapshot, incomplete, pending, today, parts,
         )
     }
 
@@ -991,7 +1018,7 @@ impl Engine {
         incomplete: Option<&str>,
         pending: &[String],
         today: NaiveDate,
-        earlier: &plan::RunNames,
+        earlier: Parts<'_>,
     ) -> Result<Plan, SyncError> {
         let disabled_on: HashMap<String, NaiveDate> = self
             .store
@@ -1001,7 +1028,8 @@ impl Engine {
             .collect();
         let scope = self.write_scope();
         Ok(plan::plan(&PlanInput {
-            reserved: earlier,
+            reserved: earlier.names,
+            placed: earlier.placed,
             people,
             rejected,
             snapshot,
@@ -1048,41 +1076,102 @@ impl Engine {
         })
     }
 
-    /// Plans the listed people who can be planned from what is known now (a complete listing
-    /// makes absent people leavers), taking their records out of `listed`; the others wait for
-    /// a detail. Of the people planned, only those whose manager link waits are kept (for the
-    /// run's follow-up): a listing's records are not held through the run.
-    async fn plan_listed(
+    /// Reads the whole directory, then lists everyone, planning each page's people who can be
+    /// planned from what is known now as the page arrives (the others wait for a detail), and
+    /// at the end the leavers (a complete listing makes absent people leavers). Nothing is
+    /// applied until the whole listing is planned (the safety gate sees it whole), but only
+    /// plans are held, not the records: of the people planned, only those whose manager link
+    /// waits are kept (for the run's follow-up).
+    async fn plan_listing(
         &self,
-        listed: &mut source::Listed,
         today: NaiveDate,
-    ) -> Result<ListingPlan, SyncError> {
-        let mut ready = Vec::new();
-        let mut waiting = Waiting::default();
-        for p in std::mem::take(&mut listed.people) {
-            match self.waits_for_detail(&p) {
-                Some(why) => waiting.push(p.id, why),
-                None => ready.push(p),
-            }
-        }
+        progress: &Progress,
+    ) -> Result<(source::Listed, ListingPlan), SyncError> {
         let base = Arc::new(self.read(Reading::All).await?);
-        let plan = self.plan_with(
-            &ready,
+        let realm = snapshot::realm_of(&self.directory.uniqueness_base_dn);
+        let mut parts = ListingParts {
+            names: plan::RunNames::new(&realm, &self.unique_attributes()),
+            ..ListingParts::default()
+        };
+        let listed = source::list_all(
+            &self.connector,
+            &self.store,
+            &self.config.sync,
+            &self.keep,
+            progress,
+            |page| {
+                for p in page {
+                    match self.waits_for_detail(&p) {
+                        Some(why) => parts.waiting.push(p.id, why),
+                        None => parts.ready.push(p),
+                    }
+                }
+                if parts.ready.len() >= LISTING_PART {
+                    self.plan_part(&mut parts, &base, today)?;
+                }
+                Ok(())
+            },
+        )
+        .await?;
+        self.plan_part(&mut parts, &base, today)?;
+        // Leavers and the listing's quarantine, now that the listing is whole.
+        let ids: Vec<String> = listed.ids().map(str::to_string).collect();
+        let mut plan = self.plan_with(
+            &[],
             &listed.rejected,
             &base,
             listed.incomplete.as_deref(),
-            &waiting.ids,
+            &ids,
             today,
-            &plan::RunNames::default(),
+            Parts {
+                names: &parts.names,
+                placed: &parts.placed,
+            },
         )?;
-        let mut manager_waits = HashMap::new();
-        keep_waiting_for_manager(&plan, ready, &mut manager_waits);
-        Ok(ListingPlan {
-            plan,
-            waiting,
+        drop(ids);
+        plan.add_part(parts.plan);
+        Ok((
+            listed,
+            ListingPlan {
+                plan,
+                waiting: parts.waiting,
+                base,
+                manager_waits: parts.manager_waits,
+            },
+        ))
+    }
+
+    /// Plans the ready people of the listing so far over the run's first read, as one more
+    /// part of the listing's plan.
+    fn plan_part(
+        &self,
+        parts: &mut ListingParts,
+        base: &Snapshot,
+        today: NaiveDate,
+    ) -> Result<(), SyncError> {
+        if parts.ready.is_empty() {
+            return Ok(());
+        }
+        let ready = std::mem::take(&mut parts.ready);
+        let part = self.plan_with(
+            &ready,
+            &[],
             base,
-            manager_waits,
-        })
+            Some("a part of the listing"),
+            &[],
+            today,
+            Parts {
+                names: &parts.names,
+                placed: &parts.placed,
+            },
+        )?;
+        parts.names.add(&part);
+        for (id, dn) in part.placed() {
+            parts.placed.insert(id.to_string(), dn.to_string());
+        }
+        keep_waiting_for_manager(&part, ready, &mut parts.manager_waits);
+        parts.plan.add_part(part);
+        Ok(())
     }
 
     async fn run_inner(
@@ -1116,14 +1205,15 @@ impl Engine {
         }
 
         // 1. Every list page, then everyone who can be planned from it, at once.
-        let mut listed =
-            source::list_all(&self.connector, &self.store, rules, &self.keep, progress).await?;
-        let ListingPlan {
-            plan,
-            waiting,
-            base,
-            manager_waits: listed_waits,
-        } = self.plan_listed(&mut listed, today).await?;
+        let (
+            mut listed,
+            ListingPlan {
+                plan,
+                waiting,
+                base,
+                manager_waits: listed_waits,
+            },
+        ) = self.plan_listing(today, progress).await?;
         self.settle(plan, opts, &mut run, progress).await?;
 
         // 2. Details in priority order, applied as they arrive, a batch at a time.
@@ -1298,11 +1388,15 @@ impl Engine {
             run.hold |=
                 run.destructive > 0 && (run.destructive > gate.max_destructive || share_exceeded);
             let hold = run.hold;
-            let (now, later): (Vec<PersonPlan>, Vec<PersonPlan>) = plan
-                .people
-                .iter()
-                .cloned()
-                .partition(|p| !(p.adopt || hold && p.ops.iter().any(|o| o.is_destructive())));
+            // Only people with work go to apply (unchanged people are most of a daily run).
+            let (mut now, mut later) = (Vec::new(), Vec::new());
+            for p in &plan.people {
+                if p.adopt || hold && p.ops.iter().any(|o| o.is_destructive()) {
+                    later.push(p.clone());
+                } else if !p.ops.is_empty() || p.leaver {
+                    now.push(p.clone());
+                }
+            }
             if !later.is_empty() {
                 tracing::warn!(
                     held = later.len(),
@@ -1438,15 +1532,9 @@ impl Engine {
         let today = self.today(None);
         let replanned = async {
             self.preflight(false).await?;
-            let mut listed = source::list_all(
-                &self.connector,
-                &self.store,
-                &self.config.sync,
-                &self.keep,
-                progress,
-            )
-            .await?;
-            self.plan_listed(&mut listed, today).await.map(|l| l.plan)
+            self.plan_listing(today, progress)
+                .await
+                .map(|(_, l)| l.plan)
         };
         let replanned: Plan = match replanned.await {
             Ok(p) => p,

@@ -272,6 +272,41 @@ impl Plan {
         self.summary.quarantined = self.quarantined.len();
     }
 
+    /// Adds a part planned on its own before anything was applied (a page of the listing):
+    /// its people, quarantine and counts. The part's `incomplete` and `managed` are not this
+    /// plan's (it was planned as a part, over the same read).
+    pub fn add_part(&mut self, part: Plan) {
+        let s = &mut self.summary;
+        let o = &part.summary;
+        s.people += o.people;
+        s.create += o.create;
+        s.update += o.update;
+        s.moves += o.moves;
+        s.enable += o.enable;
+        s.disable += o.disable;
+        s.delete += o.delete;
+        s.groups += o.groups;
+        s.managers += o.managers;
+        s.unchanged += o.unchanged;
+        s.out_of_scope += o.out_of_scope;
+        s.adopt += o.adopt;
+        s.gone += o.gone;
+        self.people.extend(part.people);
+        self.quarantined.extend(part.quarantined);
+        self.summary.quarantined = self.quarantined.len();
+    }
+
+    /// The final DN of each person this plan creates or moves.
+    pub fn placed(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.people.iter().filter_map(|p| {
+            let dn = p.dn.as_deref()?;
+            p.ops
+                .iter()
+                .any(|o| matches!(o, Op::Create { .. } | Op::Move { .. }))
+                .then_some((p.person_id.as_str(), dn))
+        })
+    }
+
     /// Disables and deletes in the plan.
     pub fn destructive(&self) -> usize {
         self.people
@@ -287,6 +322,10 @@ pub struct PlanInput<'a> {
     /// Creates planned by earlier parts of the same run: their names and DNs are taken (a dry
     /// run has not written them).
     pub reserved: &'a RunNames,
+    /// The final DN of each person an earlier part of the same plan creates or moves (a
+    /// listing is planned a page at a time, all before anything is applied): a manager there
+    /// is in flight.
+    pub placed: &'a HashMap<String, String>,
     pub people: &'a [Person],
     pub rejected: &'a [Quarantined],
     pub snapshot: &'a Snapshot,
@@ -535,12 +574,14 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             pp.note("HR names this person as their own manager: manager left unset");
             continue;
         }
-        let manager_dn = final_dn.get(manager_id).cloned().or_else(|| {
-            match input.snapshot.by_anchor(manager_id).as_slice() {
+        let manager_dn = final_dn
+            .get(manager_id)
+            .or_else(|| input.placed.get(manager_id))
+            .cloned()
+            .or_else(|| match input.snapshot.by_anchor(manager_id).as_slice() {
                 [one] if !one.is_protected() => Some(one.dn.clone()),
                 _ => None,
-            }
-        });
+            });
         let Some(manager_dn) = manager_dn else {
             pp.manager_pending = Some(manager_id.to_string());
             pp.note(format!(
@@ -555,6 +596,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         // One write per new account: the manager goes into the add when their account is
         // already where it will stay; otherwise (created or moved this run) it is set after.
         if !in_flight.contains(manager_id)
+            && !input.placed.contains_key(manager_id)
             && let Some(Op::Create { attributes, .. }) = pp.ops.first_mut()
         {
             attributes.insert("manager".to_string(), manager_dn);
@@ -1349,6 +1391,7 @@ mod tests {
             .collect();
         plan(&PlanInput {
             reserved: &RunNames::default(),
+            placed: &HashMap::new(),
             people,
             rejected: &[],
             snapshot: &snapshot,
@@ -1772,6 +1815,7 @@ mod tests {
         let input = |snapshot: &Snapshot, people: &[Person]| {
             plan(&PlanInput {
                 reserved: &RunNames::default(),
+                placed: &HashMap::new(),
                 people,
                 rejected: &[],
                 snapshot,

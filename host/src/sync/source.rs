@@ -210,15 +210,11 @@ pub async fn fetch_one(
     Ok(out)
 }
 
-/// Everyone the listing found, with what the store already knows of them, and who needs a
-/// detail, most urgent first.
-///
-/// The records themselves ([`Listed::people`]) are taken once, to be planned; what the rest of
-/// the run needs of each listed person (status and list hash) stays, a few dozen bytes each.
+/// What a listing leaves for the rest of the run: who was listed (status and list hash, a few
+/// dozen bytes each), who needs a detail, most urgent first, and what was refused. The records
+/// themselves went, a page at a time, to the caller of [`list_all`].
 #[derive(Debug, Default)]
 pub struct Listed {
-    /// List records overlaid on cached details where there are some (`complete` says which).
-    pub people: Vec<Person>,
     pub rejected: Vec<Quarantined>,
     /// Why the listing did not complete (`None` when it did).
     pub incomplete: Option<String>,
@@ -230,7 +226,7 @@ pub struct Listed {
     entries: HashMap<String, Entry>,
 }
 
-/// What a run keeps of a list record once it is planned.
+/// What a run keeps of a list record once it is handed on.
 #[derive(Debug)]
 struct Entry {
     status: Lifecycle,
@@ -249,7 +245,9 @@ pub struct Details {
     pub stopped: Option<String>,
 }
 
-/// Lists everyone (only the fields in `keep` are kept) and ranks who needs a detail:
+/// Lists everyone (only the fields in `keep` are kept), handing each page's people to `page`
+/// as it arrives — list records overlaid on cached details where there are some (`complete`
+/// says which) — and ranks who needs a detail:
 ///
 /// 0. people the store has no detail of (new people: their account may wait for it),
 /// 1. pre-hires whose detail is not current (their start date decides when the account is due),
@@ -260,17 +258,18 @@ pub struct Details {
 ///    list record.
 ///
 /// A listing that cannot complete ends early with the reason in [`Listed::incomplete`]; refused
-/// credentials and plugin failures are errors.
+/// credentials and plugin failures are errors, and so is an error `page` returns.
 pub async fn list_all(
     connector: &Connector,
     store: &Store,
     rules: &SyncRules,
     keep: &FieldSet,
     progress: &Progress,
+    mut page_of: impl FnMut(Vec<Person>) -> Result<(), SyncError>,
 ) -> Result<Listed, SyncError> {
     let mut out = Listed::default();
-    let mut listed: Vec<Person> = Vec::new();
-    let mut reserved = false;
+    let states = store.person_states()?;
+    let mut wanted: Vec<(u8, Option<String>, String)> = Vec::new();
     let mut listing = Listing::default();
     let mut cursor: Option<String> = None;
     let mut stopped: Option<String> = None;
@@ -289,17 +288,16 @@ pub async fn list_all(
         };
         if let Some(total) = page.total {
             bar.set_length(u64::from(total));
-            // One allocation for the whole listing (a growing one would hold up to twice the
-            // records' room); an HR system's total is not trusted beyond a sane size.
-            if !reserved {
-                listed.reserve_exact((total as usize).min(RESERVE_AT_MOST));
-                reserved = true;
-            }
         }
         bar.inc((page.people.len() + page.rejected.len()) as u64);
         out.rejected
             .extend(page.rejected.into_iter().map(quarantined));
-        listed.extend(listing.page(page.people).iter().map(|p| retained(p, keep)));
+        let people: Vec<Person> = listing
+            .page(page.people)
+            .iter()
+            .map(|p| retained(p, keep))
+            .collect();
+        page_of(out.take_page(people, &states, rules, store, keep, connector, &mut wanted)?)?;
         let Some(next) = page.next_cursor else { break };
         if let Err(reason) = listing.next(&next) {
             stopped = Some(reason);
@@ -307,65 +305,17 @@ pub async fn list_all(
         }
         cursor = Some(next);
     }
-    bar.finish(&format!("listed {} people", listed.len()));
+    bar.finish(&format!("listed {} people", out.entries.len()));
     out.incomplete = listing.incomplete(stopped);
     if let Some(why) = &out.incomplete {
-        tracing::warn!(listed = listed.len(), "the listing is incomplete: {why}");
-    }
-
-    let states = store.person_states()?;
-    let hashes: Vec<(String, String)> = listed
-        .iter()
-        .map(|p| (p.id.clone(), list_hash(p, keep)))
-        .collect();
-    store.save_list_hashes(&hashes)?;
-    out.entries.reserve(listed.len());
-    for ((id, hash), p) in hashes.into_iter().zip(&listed) {
-        let entry = Entry {
-            status: p.status.clone(),
-            source_status: p.source_status.as_str().into(),
-            hash: hash.into_boxed_str(),
-        };
-        out.entries.insert(id, entry);
-    }
-
-    let mut wanted: Vec<(u8, Option<&str>, &str)> = Vec::new();
-    for p in &listed {
-        let state = states.get(&p.id);
-        let current = state.and_then(|s| s.detail_hash.as_deref()) == out.hash(&p.id);
-        let fetched_at = state.and_then(|s| s.detail_fetched_at.as_deref());
-        let rank = match state {
-            None => 0,
-            Some(s) if !s.has_detail => 0,
-            Some(_) if p.status == Lifecycle::PreHire && !current => 1,
-            Some(_) if !current => 2,
-            Some(s) if is_stale(s, rules.detail_max_age_days) => 3,
-            Some(s) if older_than(s, MIN_REFRESH_AGE) => 4,
-            Some(_) => continue,
-        };
-        wanted.push((rank, fetched_at, &p.id));
+        tracing::warn!(
+            listed = out.entries.len(),
+            "the listing is incomplete: {why}"
+        );
     }
     wanted.sort();
     out.refreshable = wanted.iter().filter(|(r, _, _)| *r == 4).count();
-    out.wanted = wanted
-        .into_iter()
-        .map(|(_, _, id)| id.to_string())
-        .collect();
-
-    out.people.reserve_exact(listed.len());
-    for p in listed {
-        let state = states.get(&p.id);
-        let cached = match state {
-            Some(s) if s.has_detail => cached_detail(store, &p.id, keep)?,
-            _ => None,
-        };
-        let current = state.and_then(|s| s.detail_hash.as_deref()) == out.hash(&p.id);
-        out.people.push(match cached {
-            Some(d) if current => d,
-            Some(d) => merge(p, &d, connector.listing()),
-            None => p,
-        });
-    }
+    out.wanted = wanted.into_iter().map(|(_, _, id)| id).collect();
     Ok(out)
 }
 
@@ -383,10 +333,67 @@ pub fn cached_detail(
         .map(|d| retained(&d.lift_facts(), keep)))
 }
 
-/// The most list records room is made for ahead (an HR system's `total` is not trusted further).
-const RESERVE_AT_MOST: usize = 1_000_000;
-
 impl Listed {
+    /// Takes in one page of (new) list records: keeps what the run needs of each, stores the
+    /// list hashes, ranks who needs a detail, and returns the records overlaid on the cached
+    /// details.
+    #[allow(clippy::too_many_arguments)]
+    fn take_page(
+        &mut self,
+        people: Vec<Person>,
+        states: &HashMap<String, PersonState>,
+        rules: &SyncRules,
+        store: &Store,
+        keep: &FieldSet,
+        connector: &Connector,
+        wanted: &mut Vec<(u8, Option<String>, String)>,
+    ) -> Result<Vec<Person>, SyncError> {
+        let hashes: Vec<(String, String)> = people
+            .iter()
+            .map(|p| (p.id.clone(), list_hash(p, keep)))
+            .collect();
+        store.save_list_hashes(&hashes)?;
+        let mut out = Vec::with_capacity(people.len());
+        for (p, (id, hash)) in people.into_iter().zip(hashes) {
+            let state = states.get(&id);
+            let current = state.and_then(|s| s.detail_hash.as_deref()) == Some(hash.as_str());
+            let fetched_at = state.and_then(|s| s.detail_fetched_at.clone());
+            let rank = match state {
+                None => Some(0),
+                Some(s) if !s.has_detail => Some(0),
+                Some(_) if p.status == Lifecycle::PreHire && !current => Some(1),
+                Some(_) if !current => Some(2),
+                Some(s) if is_stale(s, rules.detail_max_age_days) => Some(3),
+                Some(s) if older_than(s, MIN_REFRESH_AGE) => Some(4),
+                Some(_) => None,
+            };
+            if let Some(rank) = rank {
+                wanted.push((rank, fetched_at, id.clone()));
+            }
+            let cached = match state {
+                Some(s) if s.has_detail => cached_detail(store, &id, keep)?,
+                _ => None,
+            };
+            let entry = Entry {
+                status: p.status.clone(),
+                source_status: p.source_status.as_str().into(),
+                hash: hash.into_boxed_str(),
+            };
+            self.entries.insert(id, entry);
+            out.push(match cached {
+                Some(d) if current => d,
+                Some(d) => merge(p, &d, connector.listing()),
+                None => p,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Everyone listed, by id.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
     /// How many of [`Listed::wanted`] (at its end) are refreshes of details younger than the
     /// maximum age: fetched only while the connector has budget left in its window (always,
     /// without an HR rate limit).
