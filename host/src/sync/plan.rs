@@ -1384,6 +1384,18 @@ mod tests {
         today: &str,
         disabled_on: &[(&str, &str)],
     ) -> Plan {
+        run_part(f, people, accounts, today, disabled_on, &HashMap::new())
+    }
+
+    /// A part of a plan whose earlier parts create or move the people in `placed`.
+    fn run_part(
+        f: &Fixture,
+        people: &[Person],
+        accounts: Vec<Account>,
+        today: &str,
+        disabled_on: &[(&str, &str)],
+        placed: &HashMap<String, String>,
+    ) -> Plan {
         let snapshot = Snapshot::new(accounts, &f.rules.anchor, &["mail"], &[], "corp.example");
         let disabled: HashMap<String, NaiveDate> = disabled_on
             .iter()
@@ -1391,7 +1403,7 @@ mod tests {
             .collect();
         plan(&PlanInput {
             reserved: &RunNames::default(),
-            placed: &HashMap::new(),
+            placed,
             people,
             rejected: &[],
             snapshot: &snapshot,
@@ -1844,6 +1856,71 @@ mod tests {
             "{}",
             p.quarantined[0].reason
         );
+    }
+
+    #[test]
+    fn a_manager_an_earlier_part_creates_or_moves_is_linked_at_their_new_dn_after_the_add() {
+        let f = fixture(SyncRules::default());
+        // The boss's account is at its old DN in the read; the first part moves it.
+        let boss = account(
+            "CN=Boss,OU=Old,OU=Staff,DC=corp,DC=example",
+            &[("employeeNumber", "b1"), ("sAMAccountName", "boss")],
+        );
+        let first = run(
+            &f,
+            &[person("m1", Lifecycle::Active, &[("first_name", "Mia")])],
+            vec![boss.clone()],
+            "2026-01-10",
+            &[],
+        );
+        let mut placed: HashMap<String, String> = first
+            .placed()
+            .map(|(id, dn)| (id.to_string(), dn.to_string()))
+            .collect();
+        let m1_dn = placed
+            .get("m1")
+            .cloned()
+            .expect("m1 is created by the first part");
+        let moved = "CN=Boss,OU=Staff,DC=corp,DC=example";
+        placed.insert("b1".into(), moved.into());
+        let second = run_part(
+            &f,
+            &[
+                person(
+                    "e1",
+                    Lifecycle::Active,
+                    &[("first_name", "Eve"), ("manager_employment_id", "m1")],
+                ),
+                person(
+                    "e2",
+                    Lifecycle::Active,
+                    &[("first_name", "Sam"), ("manager_employment_id", "b1")],
+                ),
+            ],
+            vec![boss],
+            "2026-01-10",
+            &[],
+            &placed,
+        );
+        for (id, manager) in [("e1", m1_dn.as_str()), ("e2", moved)] {
+            let pp = second.people.iter().find(|p| p.person_id == id).unwrap();
+            assert_eq!(pp.manager_pending, None, "{id}");
+            let Op::Create { attributes, .. } = &pp.ops[0] else {
+                panic!("{id} is created: {:?}", pp.ops)
+            };
+            assert_eq!(
+                attributes.get("manager"),
+                None,
+                "{id}: the manager is in flight"
+            );
+            assert!(
+                pp.ops
+                    .iter()
+                    .any(|o| matches!(o, Op::SetManager { new: Some(m), .. } if m == manager)),
+                "{id}'s manager is set to {manager} after the add: {:?}",
+                pp.ops
+            );
+        }
     }
 
     #[test]
