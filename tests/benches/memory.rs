@@ -242,16 +242,18 @@ impl Measured {
             .unwrap_or_default()
     }
 
-    /// The highest sampled RSS while each stage was the last one reported.
+    /// The highest sampled RSS while each stage was the last one reported, a line per stage
+    /// in order of first appearance (stages that alternate, as details and applying do in a
+    /// sync, are one line each, from their first sample to their last).
     fn by_stage(&self) -> Vec<String> {
         let mut out: Vec<(String, u64, f64, f64)> = Vec::new();
         for (t, rss, stage) in &self.samples {
-            match out.last_mut() {
-                Some(last) if &last.0 == stage => {
-                    last.1 = last.1.max(*rss);
-                    last.3 = *t;
+            match out.iter_mut().find(|s| &s.0 == stage) {
+                Some(seen) => {
+                    seen.1 = seen.1.max(*rss);
+                    seen.3 = *t;
                 }
-                _ => out.push((stage.clone(), *rss, *t, *t)),
+                None => out.push((stage.clone(), *rss, *t, *t)),
             }
         }
         out.into_iter()
