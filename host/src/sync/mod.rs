@@ -282,6 +282,8 @@ struct ListingParts {
     plan: Plan,
     names: plan::RunNames,
     placed: HashMap<String, String>,
+    /// Whether people whose manager link waits are kept (for the run's follow-up).
+    follow_up: bool,
     manager_waits: HashMap<String, crate::mapping::Person>,
 }
 
@@ -1082,15 +1084,20 @@ impl Engine {
     /// applied until the whole listing is planned (the safety gate sees it whole), but only
     /// plans are held, not the records: of the people planned, only those whose manager link
     /// waits are kept (for the run's follow-up).
+    ///
+    /// `follow_up` says whether the run links managers created later in it (a dry run does
+    /// not: it creates nothing, so the people waiting are not kept).
     async fn plan_listing(
         &self,
         today: NaiveDate,
+        follow_up: bool,
         progress: &Progress,
     ) -> Result<(source::Listed, ListingPlan), SyncError> {
         let base = Arc::new(self.read(Reading::All).await?);
         let realm = snapshot::realm_of(&self.directory.uniqueness_base_dn);
         let mut parts = ListingParts {
             names: plan::RunNames::new(&realm, &self.unique_attributes()),
+            follow_up,
             ..ListingParts::default()
         };
         let listed = source::list_all(
@@ -1169,7 +1176,9 @@ impl Engine {
         for (id, dn) in part.placed() {
             parts.placed.insert(id.to_string(), dn.to_string());
         }
-        keep_waiting_for_manager(&part, ready, &mut parts.manager_waits);
+        if parts.follow_up {
+            keep_waiting_for_manager(&part, ready, &mut parts.manager_waits);
+        }
         parts.plan.add_part(part);
         Ok(())
     }
@@ -1213,7 +1222,7 @@ impl Engine {
                 base,
                 manager_waits: listed_waits,
             },
-        ) = self.plan_listing(today, progress).await?;
+        ) = self.plan_listing(today, opts.apply, progress).await?;
         self.settle(plan, opts, &mut run, progress).await?;
 
         // 2. Details in priority order, applied as they arrive, a batch at a time.
@@ -1532,7 +1541,8 @@ impl Engine {
         let today = self.today(None);
         let replanned = async {
             self.preflight(false).await?;
-            self.plan_listing(today, progress)
+            // (Approval applies the held plans only: no follow-up.)
+            self.plan_listing(today, false, progress)
                 .await
                 .map(|(_, l)| l.plan)
         };
