@@ -490,3 +490,62 @@ async fn behind_a_rate_limit_reports_planned_before_their_manager_get_the_link_i
     assert_eq!(total_ops(&second), 0);
     w.cleanup().await;
 }
+
+/// Accounts can change while a long listing is read (behind Remote's rate limit a listing takes
+/// minutes). An account made protected meanwhile is read again before the listing's plan is
+/// applied, and left alone, with a note that says why.
+#[tokio::test]
+async fn an_account_made_protected_while_the_listing_is_read_is_not_written() {
+    let _guard = AD.lock().await;
+    let w = World::new(
+        "protected-mid-run",
+        30,
+        "[connectors.remote.settings]\npage_size = 10",
+    )
+    .await;
+    let sim = w.sim();
+    w.run(true, None).await;
+    let accounts = w.accounts().await;
+    let mut ids: Vec<&String> = accounts.keys().collect();
+    ids.sort();
+    let id = ids[0].clone();
+    let dn = accounts[&id].dn.clone();
+    let title = "Chief Protected Officer";
+    sim.update_employment(&id, json!({ "job_title": title }));
+    // Page 2 is slow; meanwhile an administrator makes the account protected.
+    sim.inject_list_page(
+        2,
+        hrsync_tests::remote_sim::Fault::Latency(std::time::Duration::from_secs(3)),
+        1,
+    );
+    let protect = async {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let mut d = hrsync_tests::world::connect(&hrsync_tests::fixtures::ad_env()).await;
+        d.modify(
+            &dn,
+            &[hrsync::directory::Modification::Replace {
+                attr: "adminCount".into(),
+                values: vec!["1".into()],
+            }],
+        )
+        .await
+        .unwrap();
+    };
+    let (r, ()) = tokio::join!(w.run(true, None), protect);
+    let after = &w.accounts().await[&id];
+    assert_ne!(
+        after.first("title"),
+        Some(title),
+        "a protected account was written: {}",
+        hrsync::sync::report::render(&r.plan, None)
+    );
+    assert!(
+        r.plan.people.iter().any(|p| p.person_id == id
+            && p.note
+                .as_deref()
+                .is_some_and(|n| n.contains("became protected"))),
+        "the report says why {id} was left alone: {}",
+        hrsync::sync::report::render(&r.plan, None)
+    );
+    w.cleanup().await;
+}

@@ -1148,6 +1148,59 @@ impl Engine {
         ))
     }
 
+    /// Accounts may change while a long listing is read (behind an HR rate limit, minutes):
+    /// before the listing's plan is applied, every existing account it writes to is read again
+    /// by GUID. One that became protected, moved, lost the person's anchor or went away since
+    /// the run's read is left alone this run, with a note; the next run plans it from a fresh
+    /// read.
+    async fn recheck(&self, plan: &mut Plan, base: &Snapshot) -> Result<(), SyncError> {
+        let anchor = self.config.sync.anchor.as_str();
+        let attrs = [anchor, "adminCount", "isCriticalSystemObject", "memberOf"];
+        let mut dir = None;
+        let writes = plan
+            .people
+            .iter_mut()
+            .filter(|p| p.ops.iter().any(|o| !matches!(o, Op::Create { .. })));
+        for pp in writes {
+            let (dn, guid) = match base.by_anchor(&pp.person_id).as_slice() {
+                [was] => match &was.guid {
+                    Some(guid) => (was.dn.clone(), guid.clone()),
+                    None => continue,
+                },
+                // No account or several: nothing but creates, or a conflict the plan reports.
+                _ => continue,
+            };
+            let dir = match &mut dir {
+                Some(d) => d,
+                None => dir.insert(self.pool.get().await?),
+            };
+            let now = dir
+                .get(&format!("<GUID={guid}>"), &attrs)
+                .await?
+                .map(Account::from_owned_entry);
+            let why = match now {
+                None => Some("the account is gone from the directory since the run read it".to_string()),
+                Some(a) if a.first(anchor) != Some(pp.person_id.as_str()) => {
+                    Some(format!("the account no longer carries the person's {anchor} since the run read it"))
+                }
+                Some(a) if a.is_protected() => Some(
+                    "the account became protected (adminCount, a critical system object or a privileged group) since the run read it: hrsync does not write to it".to_string(),
+                ),
+                Some(a) if snapshot::normalize_dn(&a.dn) != snapshot::normalize_dn(&dn) => {
+                    Some(format!("the account moved since the run read it ({dn} → {})", a.dn))
+                }
+                Some(_) => None,
+            };
+            if let Some(why) = why {
+                tracing::warn!(person = %pp.person_id, "{why}; left alone this run");
+                pp.set_aside(format!(
+                    "{why}; left alone this run, planned again from a fresh read next run"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Plans the ready people of the listing so far over the run's first read, as one more
     /// part of the listing's plan.
     fn plan_part(
@@ -1223,6 +1276,10 @@ impl Engine {
                 manager_waits: listed_waits,
             },
         ) = self.plan_listing(today, opts.apply, progress).await?;
+        let mut plan = plan;
+        if opts.apply {
+            self.recheck(&mut plan, &base).await?;
+        }
         self.settle(plan, opts, &mut run, progress).await?;
 
         // 2. Details in priority order, applied as they arrive, a batch at a time.

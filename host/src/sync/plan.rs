@@ -163,6 +163,13 @@ impl PersonPlan {
         }
     }
 
+    /// Leaves this person alone for the rest of the run: no operation, and why.
+    pub fn set_aside(&mut self, why: impl Into<String>) {
+        self.ops.clear();
+        self.manager_pending = None;
+        self.note(why);
+    }
+
     fn note(&mut self, text: impl Into<String>) {
         let text = text.into();
         match &mut self.note {
