@@ -216,6 +216,23 @@ pub struct Summary {
     pub gone: usize,
 }
 
+impl Summary {
+    /// Adds another part's counts of what happens to people (not of who was seen).
+    fn add_outcomes(&mut self, o: &Summary) {
+        self.create += o.create;
+        self.update += o.update;
+        self.moves += o.moves;
+        self.enable += o.enable;
+        self.disable += o.disable;
+        self.delete += o.delete;
+        self.groups += o.groups;
+        self.managers += o.managers;
+        self.adopt += o.adopt;
+        self.gone += o.gone;
+        self.unchanged += o.unchanged;
+    }
+}
+
 /// The plan of a run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -263,17 +280,7 @@ impl Plan {
                 .filter(|p| !known.contains(&p.person_id))
                 .count();
         }
-        s.create += o.create;
-        s.update += o.update;
-        s.moves += o.moves;
-        s.enable += o.enable;
-        s.disable += o.disable;
-        s.delete += o.delete;
-        s.groups += o.groups;
-        s.managers += o.managers;
-        s.adopt += o.adopt;
-        s.gone += o.gone;
-        s.unchanged += o.unchanged;
+        s.add_outcomes(o);
         known.extend(people.iter().map(|p| p.person_id.clone()));
         self.quarantined.extend(other.quarantined);
         self.summary.quarantined = self.quarantined.len();
@@ -286,18 +293,8 @@ impl Plan {
         let s = &mut self.summary;
         let o = &part.summary;
         s.people += o.people;
-        s.create += o.create;
-        s.update += o.update;
-        s.moves += o.moves;
-        s.enable += o.enable;
-        s.disable += o.disable;
-        s.delete += o.delete;
-        s.groups += o.groups;
-        s.managers += o.managers;
-        s.unchanged += o.unchanged;
         s.out_of_scope += o.out_of_scope;
-        s.adopt += o.adopt;
-        s.gone += o.gone;
+        s.add_outcomes(o);
         self.people.extend(part.people);
         self.quarantined.extend(part.quarantined);
         self.summary.quarantined = self.quarantined.len();
