@@ -22,15 +22,7 @@ pub struct Account {
 impl Account {
     /// From a directory entry.
     pub fn from_entry(e: &DirEntry) -> Self {
-        Account {
-            dn: e.dn.clone(),
-            attrs: e
-                .attrs
-                .iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-                .collect(),
-            guid: e.first_bin("objectGUID").and_then(guid_string),
-        }
+        Account::from_owned_entry(e.clone())
     }
 
     /// From a directory entry, taking its values (a whole read becomes accounts without
