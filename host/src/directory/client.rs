@@ -548,9 +548,49 @@ impl Directory {
         filter: &str,
         attrs: &[&str],
     ) -> Result<Vec<DirEntry>, DirectoryError> {
+        let mut entries = Vec::new();
+        self.search_each_inner(operation, base, scope, filter, attrs, |e| entries.push(e))
+            .await?;
+        Ok(entries)
+    }
+
+    /// Like [`Directory::search_paged`], handing each entry to `each` as it arrives instead of
+    /// collecting them: a read of every account holds one page at a time. Returns how many
+    /// entries were handed over.
+    #[instrument(name = "directory.search", level = "debug", skip_all, fields(base = %base, filter = %filter))]
+    pub async fn search_each(
+        &mut self,
+        base: &str,
+        filter: &str,
+        attrs: &[&str],
+        each: impl FnMut(DirEntry),
+    ) -> Result<usize, DirectoryError> {
+        let n = self
+            .search_each_inner(
+                Operation::Search,
+                base,
+                SearchScope::Subtree,
+                filter,
+                attrs,
+                each,
+            )
+            .await?;
+        debug!(entries = n, "search done");
+        Ok(n)
+    }
+
+    async fn search_each_inner(
+        &mut self,
+        operation: Operation,
+        base: &str,
+        scope: SearchScope,
+        filter: &str,
+        attrs: &[&str],
+        each: impl FnMut(DirEntry),
+    ) -> Result<usize, DirectoryError> {
         let t = Instant::now();
         let res = self
-            .search_untimed(operation, base, scope, filter, attrs)
+            .search_untimed(operation, base, scope, filter, attrs, each)
             .await;
         observe(operation, t);
         res
@@ -563,7 +603,8 @@ impl Directory {
         scope: SearchScope,
         filter: &str,
         attrs: &[&str],
-    ) -> Result<Vec<DirEntry>, DirectoryError> {
+        mut each: impl FnMut(DirEntry),
+    ) -> Result<usize, DirectoryError> {
         if ldap3::parse_filter(filter).is_err() {
             return Err(DirectoryError::InvalidFilter {
                 base: base.to_owned(),
@@ -584,15 +625,21 @@ impl Directory {
             .await;
         let ctx = OpContext::new(&self.url, operation, base, self.timeout);
         let mut stream = started.map_err(|e| ctx.error(e))?;
-        let mut entries = Vec::new();
+        let mut count = 0usize;
         let mut referrals = 0usize;
         loop {
             match stream.next().await {
                 Ok(Some(item)) if item.is_ref() || item.is_intermediate() => referrals += 1,
-                Ok(Some(item)) => entries.push(DirEntry::from(SearchEntry::construct(item))),
+                Ok(Some(item)) => {
+                    count += 1;
+                    each(DirEntry::from(SearchEntry::construct(item)));
+                }
                 Ok(None) => break,
                 Err(e) => {
-                    let _ = stream.finish().await;
+                    // The search already failed; a failure to end it adds nothing to report.
+                    if let Err(also) = stream.finish().await.success() {
+                        debug!(error = %also, "ending the failed search failed too");
+                    }
                     return Err(ctx.error(e));
                 }
             }
@@ -602,7 +649,7 @@ impl Directory {
             debug!(referrals, "ignored referrals");
         }
         match res.rc {
-            0 | 10 => Ok(entries),
+            0 | 10 => Ok(count),
             _ => Err(ctx.result_error(&res)),
         }
     }

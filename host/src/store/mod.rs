@@ -471,8 +471,12 @@ impl Store {
     }
 
     /// Remembers where people's accounts are (person id, objectGUID, DN), in one transaction.
-    pub fn save_accounts(&self, accounts: &[(String, String, String)]) -> Result<()> {
-        if accounts.is_empty() {
+    pub fn save_accounts<'a>(
+        &self,
+        accounts: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+    ) -> Result<()> {
+        let mut accounts = accounts.into_iter().peekable();
+        if accounts.peek().is_none() {
             return Ok(());
         }
         let mut c = self.conn();

@@ -463,7 +463,7 @@ async fn remember_guid(dir: &mut Directory, ctx: &ApplyContext, person_id: &str,
     let guid = match dir.get(dn, &["objectGUID"]).await {
         Ok(Some(e)) => e
             .first_bin("objectGUID")
-            .and_then(super::snapshot::guid_string),
+            .and_then(super::account::guid_string),
         Ok(None) => None,
         Err(e) => {
             tracing::debug!(dn, error = %e, "reading the new account's GUID failed");
@@ -471,9 +471,7 @@ async fn remember_guid(dir: &mut Directory, ctx: &ApplyContext, person_id: &str,
         }
     };
     if let Some(guid) = guid
-        && let Err(e) = ctx
-            .store
-            .save_accounts(&[(person_id.to_string(), guid, dn.to_string())])
+        && let Err(e) = ctx.store.save_accounts([(person_id, guid.as_str(), dn)])
     {
         tracing::warn!(dn, error = %e, "the new account's GUID cannot be stored");
     }

@@ -1,6 +1,7 @@
 //! The sync engine: source → snapshot → plan → safety gate → apply, one code path for `plan`
 //! (which stops before applying) and `sync`.
 
+pub mod account;
 pub mod apply;
 pub mod order;
 pub mod plan;
@@ -25,11 +26,12 @@ use crate::directory::{Directory, DirectoryConfig, DirectoryError, DirectoryPool
 use crate::mapping::{Mapper, MappingError};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::{RunStatus, Store, StoreError};
+use account::Account;
 use apply::{Applied, ApplyContext};
 use plan::{Op, PersonPlan, Plan, PlanInput};
 use progress::Progress;
 use scope::WriteScope;
-use snapshot::{Account, Snapshot};
+use snapshot::Snapshot;
 use structure::Structure;
 
 /// Why a run could not be made.
@@ -641,9 +643,7 @@ impl Engine {
     /// Whether the plan keeps every unique value of this person's account as it is (the same
     /// test `plan::update` makes), so no taken names need reading for them.
     fn keeps_names(&self, p: &crate::mapping::Person, account: &Account) -> bool {
-        let existing = crate::mapping::ExistingEntry::new(
-            account.attrs.iter().map(|(k, v)| (k.as_str(), v.clone())),
-        );
+        let existing = account.to_existing();
         self.mapper.map(p, Some(&existing)).is_ok_and(|mapped| {
             mapped.unique.iter().all(|u| {
                 account
@@ -716,44 +716,34 @@ impl Engine {
                 (vec![users.to_string()], vec![format!("(|{any})")])
             }
         };
-        let mut entries: Vec<crate::directory::DirEntry> = Vec::new();
-        let mut seen_dns: HashSet<String> = HashSet::new();
+        let match_attrs: Vec<&str> = rules.matches.iter().map(|m| m.directory.as_str()).collect();
+        let mut snapshot = Snapshot::empty(&rules.anchor, &match_attrs, &unique_refs, &realm);
+        // Each entry becomes an account as it arrives: the read holds one page of raw entries.
         for filter in &filters {
-            for e in dir
-                .search_paged(&self.directory.base_dn, filter, &attr_refs)
-                .await?
-            {
-                if seen_dns.insert(e.dn.to_lowercase()) {
-                    entries.push(e);
-                }
-            }
+            dir.search_each(&self.directory.base_dn, filter, &attr_refs, |e| {
+                snapshot.push(Account::from_entry(&e));
+            })
+            .await?;
         }
-        for e in by_guid {
-            if seen_dns.insert(e.dn.to_lowercase()) {
-                entries.push(e);
-            }
+        for e in &by_guid {
+            snapshot.push(Account::from_entry(e));
         }
+        drop(by_guid);
         // Names must be unique in the whole uniqueness base, against every object that holds
         // one (users elsewhere, groups, computers, contacts), not only the managed accounts.
-        let mut others: Vec<crate::directory::DirEntry> = Vec::new();
         for filter in &taken_filters {
-            others.extend(
-                dir.search_paged(&self.directory.uniqueness_base_dn, filter, &taken_attrs)
-                    .await?,
-            );
+            dir.search_each(
+                &self.directory.uniqueness_base_dn,
+                filter,
+                &taken_attrs,
+                |e| snapshot.add_taken(&e),
+            )
+            .await?;
         }
         let mut limit_attrs: Vec<&str> = attr_refs.clone();
         limit_attrs.push("cn");
-        let limits = self.attribute_limits(dir, &limit_attrs).await?;
-        drop(seen_dns);
-        let accounts: Vec<Account> = entries.into_iter().map(Account::from_owned_entry).collect();
-        self.remember_accounts(&accounts)?;
-        let match_attrs: Vec<&str> = rules.matches.iter().map(|m| m.directory.as_str()).collect();
-        let mut snapshot =
-            Snapshot::new(accounts, &rules.anchor, &match_attrs, &unique_refs, &realm);
-        let others: Vec<Account> = others.into_iter().map(Account::from_owned_entry).collect();
-        snapshot.add_taken(&others);
-        snapshot.limits = limits;
+        snapshot.limits = self.attribute_limits(dir, &limit_attrs).await?;
+        self.remember_accounts(&snapshot.accounts)?;
         Ok(snapshot)
     }
 
@@ -871,11 +861,11 @@ impl Engine {
     /// Stores where anchored accounts are (GUID and DN), for later one-read lookups.
     fn remember_accounts(&self, accounts: &[Account]) -> Result<(), SyncError> {
         let anchor = &self.config.sync.anchor;
-        let rows: Vec<(String, String, String)> = accounts
-            .iter()
-            .filter_map(|a| Some((a.first(anchor)?.to_string(), a.guid.clone()?, a.dn.clone())))
-            .collect();
-        self.store.save_accounts(&rows)?;
+        self.store.save_accounts(
+            accounts
+                .iter()
+                .filter_map(|a| Some((a.first(anchor)?, a.guid.as_deref()?, a.dn.as_str()))),
+        )?;
         Ok(())
     }
 
@@ -1177,7 +1167,8 @@ impl Engine {
             let now = dir
                 .get(&format!("<GUID={guid}>"), &attrs)
                 .await?
-                .map(Account::from_owned_entry);
+                .as_ref()
+                .map(Account::from_entry);
             let why = match now {
                 None => Some("the account is gone from the directory since the run read it".to_string()),
                 Some(a) if a.first(anchor) != Some(pp.person_id.as_str()) => {

@@ -18,12 +18,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use super::account::Account;
 use super::rules::SyncRules;
 use super::scope::WriteScope;
-use super::snapshot::{Account, Names, Snapshot, normalize_dn};
+use super::snapshot::{Names, Snapshot, normalize_dn};
 use super::structure::Structure;
 use crate::directory::escape;
-use crate::mapping::{ExistingEntry, Fact, Lifecycle, Mapper, Person, TooLong};
+use crate::mapping::{Fact, Lifecycle, Mapper, Person, TooLong};
 
 /// How many further free candidates a create keeps, for an add AD refuses as taken.
 pub const CREATE_FALLBACKS: usize = 3;
@@ -1184,7 +1185,7 @@ fn update(
     reserved: &mut Reserved<'_>,
     pp: &mut PersonPlan,
 ) -> Result<(), Quarantined> {
-    let existing = ExistingEntry::new(account.attrs.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    let existing = account.to_existing();
     let mapped = input
         .mapper
         .map(p, Some(&existing))
@@ -1338,14 +1339,7 @@ mod tests {
     }
 
     fn account(dn: &str, attrs: &[(&str, &str)]) -> Account {
-        Account {
-            dn: dn.into(),
-            attrs: attrs
-                .iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), vec![v.to_string()]))
-                .collect(),
-            guid: None,
-        }
+        Account::new(dn.into(), attrs.iter().map(|(k, v)| (k, [v])), None)
     }
 
     struct Fixture {

@@ -4,149 +4,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
-use crate::directory::{DirEntry, escape, uac};
-
-/// One user account as the plan sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Account {
-    pub dn: String,
-    /// Attributes by lower-cased name.
-    pub attrs: HashMap<String, Vec<String>>,
-    /// The `objectGUID`, in AD's string form, when it was read.
-    #[serde(default)]
-    pub guid: Option<String>,
-}
-
-impl Account {
-    /// From a directory entry.
-    pub fn from_entry(e: &DirEntry) -> Self {
-        Account::from_owned_entry(e.clone())
-    }
-
-    /// From a directory entry, taking its values (a whole read becomes accounts without
-    /// holding both at once).
-    pub fn from_owned_entry(e: DirEntry) -> Self {
-        let guid = e.first_bin("objectGUID").and_then(guid_string);
-        let DirEntry { dn, attrs, .. } = e;
-        Account {
-            dn,
-            attrs: attrs
-                .into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                .collect(),
-            guid,
-        }
-    }
-
-    /// All values of an attribute.
-    pub fn values(&self, name: &str) -> &[String] {
-        self.attrs
-            .get(&name.to_ascii_lowercase())
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-    }
-
-    /// The first value of an attribute.
-    pub fn first(&self, name: &str) -> Option<&str> {
-        self.values(name).first().map(String::as_str)
-    }
-
-    /// Whether `userAccountControl` says disabled (an account without it counts as enabled).
-    pub fn is_disabled(&self) -> bool {
-        self.first("userAccountControl")
-            .and_then(uac::parse)
-            .is_some_and(uac::is_disabled)
-    }
-
-    /// Whether the account has ever had a password set: `pwdLastSet` is not `0`. An account
-    /// read without the attribute counts as having one.
-    pub fn has_password(&self) -> bool {
-        self.first("pwdLastSet").is_none_or(|v| v.trim() != "0")
-    }
-
-    /// Whether AD protects the account: `adminCount=1` (AdminSDHolder: members of the built-in
-    /// privileged groups, now or once), `isCriticalSystemObject`, or a direct member of a
-    /// built-in privileged group. hrsync never writes to it, whatever matches.
-    pub fn is_protected(&self) -> bool {
-        self.first("adminCount").is_some_and(|v| v.trim() != "0")
-            || self
-                .first("isCriticalSystemObject")
-                .is_some_and(|v| v.eq_ignore_ascii_case("TRUE"))
-            || self
-                .values("memberOf")
-                .iter()
-                .any(|g| is_privileged_group(g))
-    }
-
-    /// Groups the account is in (from `memberOf`), lower-cased.
-    pub fn groups(&self) -> HashSet<String> {
-        self.values("memberOf")
-            .iter()
-            .map(|g| normalize_dn(g))
-            .collect()
-    }
-}
-
-/// AD's string form of an `objectGUID` (16 bytes, the first three groups little-endian), as
-/// `<GUID=…>` DNs take it.
-pub fn guid_string(bytes: &[u8]) -> Option<String> {
-    let b: &[u8; 16] = bytes.try_into().ok()?;
-    Some(format!(
-        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-        b[3],
-        b[2],
-        b[1],
-        b[0],
-        b[5],
-        b[4],
-        b[7],
-        b[6],
-        b[8],
-        b[9],
-        b[10],
-        b[11],
-        b[12],
-        b[13],
-        b[14],
-        b[15]
-    ))
-}
-
-/// The built-in privileged groups of AD (their members are protected).
-const PRIVILEGED_GROUPS: &[&str] = &[
-    "domain admins",
-    "enterprise admins",
-    "schema admins",
-    "administrators",
-    "account operators",
-    "server operators",
-    "backup operators",
-    "print operators",
-    "domain controllers",
-    "read-only domain controllers",
-    "enterprise read-only domain controllers",
-    "group policy creator owners",
-    "cryptographic operators",
-    "key admins",
-    "enterprise key admins",
-];
-
-/// Whether a group DN is a built-in privileged group (in `CN=Users` or `CN=Builtin`).
-fn is_privileged_group(dn: &str) -> bool {
-    let Some(rdns) = escape::parse_dn(dn) else {
-        return false;
-    };
-    let (Some(first), Some(second)) = (rdns.first(), rdns.get(1)) else {
-        return false;
-    };
-    first.attr.eq_ignore_ascii_case("cn")
-        && PRIVILEGED_GROUPS.contains(&first.value.to_lowercase().as_str())
-        && second.attr.eq_ignore_ascii_case("cn")
-        && (second.value.eq_ignore_ascii_case("users")
-            || second.value.eq_ignore_ascii_case("builtin"))
-}
+use super::account::Account;
+use crate::directory::{DirEntry, escape};
 
 /// The DNS name of a domain from the `DC=` parts of a DN (`OU=x,DC=corp,DC=example` →
 /// `corp.example`): the realm whose UPNs claim sAMAccountNames.
@@ -219,10 +78,14 @@ impl Names {
         }
     }
 
-    /// Records every value of the namespace attributes (and `unique`) an account holds.
-    pub fn insert_account(&mut self, a: &Account, unique: &[&str]) {
+    /// Records every value of the namespace attributes (and `unique`) an object holds;
+    /// `values` gives the values of an attribute.
+    pub fn insert_all<'a, V>(&mut self, values: impl Fn(&str) -> V, unique: &[&str])
+    where
+        V: Iterator<Item = &'a str>,
+    {
         for attr in NAMESPACE_ATTRIBUTES.iter().chain(unique) {
-            for v in a.values(attr) {
+            for v in values(attr) {
                 self.insert(attr, v);
             }
         }
@@ -289,6 +152,9 @@ pub struct Snapshot {
     by_value: HashMap<(String, String), Vec<usize>>,
     dns: HashSet<String>,
     names: Names,
+    anchor: String,
+    /// Lower-cased.
+    match_attrs: Vec<String>,
     unique_attrs: Vec<String>,
     /// Upper length limits of attributes (lower-cased names), from the schema's `rangeUpper`.
     pub limits: HashMap<String, usize>,
@@ -308,28 +174,46 @@ impl Snapshot {
         unique_attrs: &[&str],
         realm: &str,
     ) -> Self {
-        let mut s = Snapshot {
+        let mut s = Snapshot::empty(anchor, match_attrs, unique_attrs, realm);
+        for a in accounts {
+            s.push(a);
+        }
+        s
+    }
+
+    /// No accounts yet: a read adds them one at a time as they arrive ([`Snapshot::push`]).
+    pub fn empty(anchor: &str, match_attrs: &[&str], unique_attrs: &[&str], realm: &str) -> Self {
+        Snapshot {
             names: Names::new(realm),
+            anchor: anchor.to_string(),
+            match_attrs: match_attrs.iter().map(|m| m.to_ascii_lowercase()).collect(),
             unique_attrs: unique_attrs.iter().map(|u| u.to_string()).collect(),
             ..Snapshot::default()
-        };
-        for (i, a) in accounts.iter().enumerate() {
-            s.dns.insert(normalize_dn(&a.dn));
-            if let Some(id) = a.first(anchor) {
-                s.by_anchor.entry(id.to_string()).or_default().push(i);
-            }
-            for m in match_attrs {
-                for v in a.values(m) {
-                    s.by_value
-                        .entry((m.to_ascii_lowercase(), v.to_lowercase()))
-                        .or_default()
-                        .push(i);
-                }
-            }
-            s.names.insert_account(a, unique_attrs);
         }
-        s.accounts = accounts;
-        s
+    }
+
+    /// Adds an account and indexes it; `false` (and nothing added) when an account with its DN
+    /// is there already (several searches of one read can return it).
+    pub fn push(&mut self, a: Account) -> bool {
+        if !self.dns.insert(normalize_dn(&a.dn)) {
+            return false;
+        }
+        let i = self.accounts.len();
+        if let Some(id) = a.first(&self.anchor) {
+            self.by_anchor.entry(id.to_string()).or_default().push(i);
+        }
+        for m in &self.match_attrs {
+            for v in a.values(m) {
+                self.by_value
+                    .entry((m.clone(), v.to_lowercase()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let unique: Vec<&str> = self.unique_attrs.iter().map(String::as_str).collect();
+        self.names.insert_all(|attr| a.values(attr), &unique);
+        self.accounts.push(a);
+        true
     }
 
     /// Accounts anchored to a person id.
@@ -364,14 +248,15 @@ impl Snapshot {
         self
     }
 
-    /// Adds the names and DNs held by other objects in the uniqueness base (any object class:
-    /// users elsewhere, groups, computers, contacts).
-    pub fn add_taken(&mut self, objects: &[Account]) {
+    /// Adds the names and DN held by another object of the uniqueness base (any object class:
+    /// users elsewhere, groups, computers, contacts; a user already pushed adds nothing new).
+    pub fn add_taken(&mut self, object: &DirEntry) {
         let unique: Vec<&str> = self.unique_attrs.iter().map(String::as_str).collect();
-        for a in objects {
-            self.names.insert_account(a, &unique);
-            self.dns.insert(normalize_dn(&a.dn));
-        }
+        self.names.insert_all(
+            |attr| object.values(attr).iter().map(String::as_str),
+            &unique,
+        );
+        self.dns.insert(normalize_dn(&object.dn));
     }
 
     /// Whether a value of a unique attribute is taken (AD's shared namespaces included).
