@@ -471,10 +471,15 @@ impl Store {
     }
 
     /// Remembers where people's accounts are (person id, objectGUID, DN), in one transaction.
-    pub fn save_accounts<'a>(
+    pub fn save_accounts<I, G, D>(
         &self,
-        accounts: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
-    ) -> Result<()> {
+        accounts: impl IntoIterator<Item = (I, G, D)>,
+    ) -> Result<()>
+    where
+        I: AsRef<str>,
+        G: AsRef<str>,
+        D: AsRef<str>,
+    {
         let mut accounts = accounts.into_iter().peekable();
         if accounts.peek().is_none() {
             return Ok(());
@@ -490,7 +495,7 @@ impl Store {
                 )
                 .map_err(sql("recording accounts"))?;
             for (id, guid, dn) in accounts {
-                st.execute(params![id, guid, dn])
+                st.execute(params![id.as_ref(), guid.as_ref(), dn.as_ref()])
                     .map_err(sql("recording accounts"))?;
             }
         }

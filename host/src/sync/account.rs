@@ -10,8 +10,8 @@ use crate::directory::{DirEntry, escape, uac};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
     pub dn: String,
-    /// The `objectGUID`, in AD's string form, when it was read.
-    pub guid: Option<String>,
+    /// The `objectGUID`'s bytes, when it was read.
+    guid: Option<[u8; 16]>,
     /// Each attribute's lower-cased name followed by its values, attributes in name order.
     text: Box<str>,
     /// Per attribute: where its name ends in `text`, and where its values end in `ends`.
@@ -54,11 +54,11 @@ impl Values<'_> {
 
 impl Account {
     /// An account from its DN, attributes (names in any case; the values of names that differ
-    /// only in case are merged) and GUID.
+    /// only in case are merged) and `objectGUID` (16 bytes).
     pub fn new<K, V>(
         dn: String,
         attributes: impl IntoIterator<Item = (K, V)>,
-        guid: Option<String>,
+        guid: Option<[u8; 16]>,
     ) -> Account
     where
         K: AsRef<str>,
@@ -105,8 +105,13 @@ impl Account {
         Account::new(
             e.dn.clone(),
             e.attrs.iter(),
-            e.first_bin("objectGUID").and_then(guid_string),
+            e.first_bin("objectGUID").and_then(|b| b.try_into().ok()),
         )
+    }
+
+    /// The `objectGUID` in AD's string form (as `<GUID=…>` DNs take it), when it was read.
+    pub fn guid(&self) -> Option<String> {
+        self.guid.as_ref().and_then(|b| guid_string(b))
     }
 
     /// The account's attributes as the mapping sees an existing entry (`on-create` rules keep

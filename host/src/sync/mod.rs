@@ -864,7 +864,7 @@ impl Engine {
         self.store.save_accounts(
             accounts
                 .iter()
-                .filter_map(|a| Some((a.first(anchor)?, a.guid.as_deref()?, a.dn.as_str()))),
+                .filter_map(|a| Some((a.first(anchor)?, a.guid()?, a.dn.as_str()))),
         )?;
         Ok(())
     }
@@ -1153,8 +1153,8 @@ impl Engine {
             .filter(|p| p.ops.iter().any(|o| !matches!(o, Op::Create { .. })));
         for pp in writes {
             let (dn, guid) = match base.by_anchor(&pp.person_id).as_slice() {
-                [was] => match &was.guid {
-                    Some(guid) => (was.dn.clone(), guid.clone()),
+                [was] => match was.guid() {
+                    Some(guid) => (was.dn.clone(), guid),
                     None => continue,
                 },
                 // No account or several: nothing but creates, or a conflict the plan reports.

@@ -1,6 +1,7 @@
 //! What the directory holds, read once per run: the user accounts, indexed for correlation, and
 //! the values already taken (for unique names).
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -148,9 +149,10 @@ pub fn normalize_dn(dn: &str) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub accounts: Vec<Account>,
-    by_anchor: HashMap<String, Vec<usize>>,
-    by_value: HashMap<(String, String), Vec<usize>>,
-    dns: HashSet<String>,
+    by_anchor: HashMap<Box<str>, Slots>,
+    /// By (position in `match_attrs`, lower-cased value).
+    by_value: HashMap<(usize, Box<str>), Slots>,
+    dns: HashSet<Box<str>>,
     names: Names,
     anchor: String,
     /// Lower-cased.
@@ -195,19 +197,16 @@ impl Snapshot {
     /// Adds an account and indexes it; `false` (and nothing added) when an account with its DN
     /// is there already (several searches of one read can return it).
     pub fn push(&mut self, a: Account) -> bool {
-        if !self.dns.insert(normalize_dn(&a.dn)) {
+        if !self.dns.insert(normalize_dn(&a.dn).into()) {
             return false;
         }
         let i = self.accounts.len();
         if let Some(id) = a.first(&self.anchor) {
-            self.by_anchor.entry(id.to_string()).or_default().push(i);
+            Slots::add(self.by_anchor.entry(id.into()), i);
         }
-        for m in &self.match_attrs {
-            for v in a.values(m) {
-                self.by_value
-                    .entry((m.clone(), v.to_lowercase()))
-                    .or_default()
-                    .push(i);
+        for (m, attr) in self.match_attrs.iter().enumerate() {
+            for v in a.values(attr) {
+                Slots::add(self.by_value.entry((m, v.to_lowercase().into())), i);
             }
         }
         let unique: Vec<&str> = self.unique_attrs.iter().map(String::as_str).collect();
@@ -216,25 +215,37 @@ impl Snapshot {
         true
     }
 
+    /// The accounts at these positions.
+    fn at(&self, slots: &Slots) -> Vec<&Account> {
+        slots.iter().filter_map(|i| self.accounts.get(i)).collect()
+    }
+
     /// Accounts anchored to a person id.
     pub fn by_anchor(&self, id: &str) -> Vec<&Account> {
         self.by_anchor
             .get(id)
-            .map(|v| v.iter().map(|i| &self.accounts[*i]).collect())
+            .map(|slots| self.at(slots))
             .unwrap_or_default()
     }
 
     /// Accounts whose `attr` equals `value` (case-insensitive).
     pub fn by_value(&self, attr: &str, value: &str) -> Vec<&Account> {
+        let Some(m) = self
+            .match_attrs
+            .iter()
+            .position(|a| a.eq_ignore_ascii_case(attr))
+        else {
+            return Vec::new();
+        };
         self.by_value
-            .get(&(attr.to_ascii_lowercase(), value.to_lowercase()))
-            .map(|v| v.iter().map(|i| &self.accounts[*i]).collect())
+            .get(&(m, value.to_lowercase().into()))
+            .map(|slots| self.at(slots))
             .unwrap_or_default()
     }
 
     /// Whether a DN exists.
     pub fn has_dn(&self, dn: &str) -> bool {
-        let key = normalize_dn(dn);
+        let key: Box<str> = normalize_dn(dn).into();
         self.dns.contains(&key) || self.base.as_ref().is_some_and(|b| b.dns.contains(&key))
     }
 
@@ -256,7 +267,7 @@ impl Snapshot {
             |attr| object.values(attr).iter().map(String::as_str),
             &unique,
         );
-        self.dns.insert(normalize_dn(&object.dn));
+        self.dns.insert(normalize_dn(&object.dn).into());
     }
 
     /// Whether a value of a unique attribute is taken (AD's shared namespaces included).
@@ -280,6 +291,42 @@ impl Snapshot {
 
     /// Anchored account ids.
     pub fn anchors(&self) -> impl Iterator<Item = &str> {
-        self.by_anchor.keys().map(String::as_str)
+        self.by_anchor.keys().map(|k| &**k)
+    }
+}
+
+/// Positions of the accounts under one index key: nearly always one, so without a list of its
+/// own (an index entry of a hundred thousand accounts each).
+#[derive(Debug, Clone)]
+enum Slots {
+    One(u32),
+    Many(Box<[u32]>),
+}
+
+impl Slots {
+    /// Adds position `i` under a key.
+    fn add<K>(entry: Entry<'_, K, Slots>, i: usize) {
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        match entry {
+            Entry::Vacant(v) => {
+                v.insert(Slots::One(i));
+            }
+            Entry::Occupied(mut o) => {
+                let all: Vec<u32> = o.get().iter_u32().chain([i]).collect();
+                o.insert(Slots::Many(all.into()));
+            }
+        }
+    }
+
+    fn iter_u32(&self) -> impl Iterator<Item = u32> + '_ {
+        let (one, many) = match self {
+            Slots::One(i) => (Some(*i), &[][..]),
+            Slots::Many(all) => (None, &all[..]),
+        };
+        one.into_iter().chain(many.iter().copied())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.iter_u32().map(|i| i as usize)
     }
 }
