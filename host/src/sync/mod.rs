@@ -122,15 +122,16 @@ struct RunState {
     manager_waits: HashMap<String, String>,
 }
 
-/// People's plans a run's report keeps in memory; every person's plan is stored with the run.
+/// People's plans a run's report keeps in memory (quiet ones never, see
+/// [`PersonPlan::is_quiet`]); every person's plan is stored with the run.
 pub const REPORT_PEOPLE: usize = 1000;
 
 /// Runs whose people's plans the store keeps.
 const RUNS_WITH_PEOPLE: usize = 20;
 
 impl RunState {
-    /// Adds people's plans to the run: stored, tracked by id, and kept in the report while it
-    /// has room.
+    /// Adds people's plans to the run: stored, tracked by id, and those with something to do
+    /// or say kept in the report while it has room.
     fn keep(&mut self, store: &Store, people: Vec<PersonPlan>) -> Result<(), SyncError> {
         let rows: Vec<(&str, &PersonPlan)> =
             people.iter().map(|p| (p.person_id.as_str(), p)).collect();
@@ -145,10 +146,22 @@ impl RunState {
             };
         }
         let room = REPORT_PEOPLE.saturating_sub(self.plan.people.len());
-        let total = people.len();
-        self.plan.people.extend(people.into_iter().take(room));
-        self.plan.more += total.saturating_sub(room);
+        let mut told = people.into_iter().filter(|p| !p.is_quiet());
+        self.plan.people.extend(told.by_ref().take(room));
+        self.plan.more += told.count();
         Ok(())
+    }
+
+    /// Keeps the plans of quiet people (nothing to do, nothing to say) as soon as a listing's
+    /// part plans them, instead of holding them to the safety gate with the rest: stored,
+    /// released from quarantine, tracked by id. Most of a daily run is quiet.
+    fn keep_quiet(&mut self, store: &Store, people: Vec<PersonPlan>) -> Result<(), SyncError> {
+        for p in &people {
+            store.release(&p.person_id)?;
+        }
+        self.planned
+            .extend(people.iter().map(|p| p.person_id.clone()));
+        self.keep(store, people)
     }
 }
 
@@ -277,7 +290,10 @@ struct Parts<'a> {
 
 /// The listing's plan as it is made, a part at a time.
 #[derive(Default)]
-struct ListingParts {
+struct ListingParts<'r> {
+    /// The run that keeps quiet people's plans as they are planned; `None` keeps them in the
+    /// listing's plan (approval compares every held person's fresh plan).
+    quiet: Option<&'r mut RunState>,
     /// Listed people ready to plan, not planned yet.
     ready: Vec<crate::mapping::Person>,
     waiting: Waiting,
@@ -1081,11 +1097,13 @@ impl Engine {
         &self,
         today: NaiveDate,
         follow_up: bool,
+        quiet: Option<&mut RunState>,
         progress: &Progress,
     ) -> Result<(source::Listed, ListingPlan), SyncError> {
         let base = Arc::new(self.read(Reading::All).await?);
         let realm = snapshot::realm_of(&self.directory.uniqueness_base_dn);
         let mut parts = ListingParts {
+            quiet,
             names: plan::RunNames::new(&realm, &self.unique_attributes()),
             follow_up,
             ..ListingParts::default()
@@ -1126,6 +1144,7 @@ impl Engine {
             },
         )?;
         drop(ids);
+        self.keep_quiet(&mut plan, &mut parts.quiet)?;
         plan.add_part(parts.plan);
         Ok((
             listed,
@@ -1223,8 +1242,27 @@ impl Engine {
         if parts.follow_up {
             keep_waiting_for_manager(&part, ready, &mut parts.manager_waits);
         }
+        let mut part = part;
+        self.keep_quiet(&mut part, &mut parts.quiet)?;
         parts.plan.add_part(part);
         Ok(())
+    }
+
+    /// Hands a listing part's quiet people to the run (when it keeps them), leaving the part
+    /// with the people who have something to do or say.
+    fn keep_quiet(
+        &self,
+        part: &mut Plan,
+        run: &mut Option<&mut RunState>,
+    ) -> Result<(), SyncError> {
+        let Some(run) = run.as_deref_mut() else {
+            return Ok(());
+        };
+        let (quiet, told): (Vec<PersonPlan>, Vec<PersonPlan>) = std::mem::take(&mut part.people)
+            .into_iter()
+            .partition(PersonPlan::is_quiet);
+        part.people = told;
+        run.keep_quiet(&self.store, quiet)
     }
 
     async fn run_inner(
@@ -1266,7 +1304,9 @@ impl Engine {
                 base,
                 manager_waits: listed_waits,
             },
-        ) = self.plan_listing(today, opts.apply, progress).await?;
+        ) = self
+            .plan_listing(today, opts.apply, Some(&mut run), progress)
+            .await?;
         let mut plan = plan;
         if opts.apply {
             self.recheck(&mut plan, &base).await?;
@@ -1590,7 +1630,7 @@ impl Engine {
         let replanned = async {
             self.preflight(false).await?;
             // (Approval applies the held plans only: no follow-up.)
-            self.plan_listing(today, false, progress)
+            self.plan_listing(today, false, None, progress)
                 .await
                 .map(|(_, l)| l.plan)
         };
@@ -1802,11 +1842,17 @@ mod run_state_tests {
         assert_eq!(stored[n - 1].person_id, format!("p{}", n - 1));
         assert_eq!(run.created.len(), n / 2);
         assert_eq!(run.manager_waits.len(), n / 2);
-        // A later plan of a person without a pending manager clears the wait.
+        // A later plan of a person without a pending manager clears the wait. It is quiet
+        // (nothing to do or say): stored, but neither in the report nor counted as more.
         run.keep(&store, vec![person_plan("p1", false, None)])
             .unwrap();
         assert!(!run.manager_waits.contains_key("p1"));
-        assert_eq!(run.plan.more, 501);
+        assert_eq!(run.plan.more, 500);
+        assert_eq!(store.run_people::<PersonPlan>(id).unwrap().len(), n + 1);
+        let mut noted = person_plan("p2", false, None);
+        noted.note = Some("waits for its start date".into());
+        run.keep(&store, vec![noted]).unwrap();
+        assert_eq!(run.plan.more, 501, "a plan with a note is reported");
     }
 
     #[test]

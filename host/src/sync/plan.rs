@@ -164,6 +164,16 @@ impl PersonPlan {
         }
     }
 
+    /// Nothing to do and nothing to say: no operation, note, waiting manager link or adoption,
+    /// and not a leaver. Most of a daily run; stored with the run, not kept in its report.
+    pub fn is_quiet(&self) -> bool {
+        self.ops.is_empty()
+            && !self.leaver
+            && !self.adopt
+            && self.manager_pending.is_none()
+            && self.note.is_none()
+    }
+
     /// Leaves this person alone for the rest of the run: no operation, and why.
     pub fn set_aside(&mut self, why: impl Into<String>) {
         self.ops.clear();
