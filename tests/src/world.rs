@@ -32,6 +32,8 @@ pub struct World {
     pub connector_extra: String,
     /// Replaces the fixture's `sAMAccountName` rule (the TOML value after `=`) when set.
     pub sam_rule: Option<String>,
+    /// Plan the listing per this many ready people (the engine's default is 1,000).
+    pub listing_part: Option<usize>,
 }
 
 /// An on-create sAMAccountName from the list's `full_name` alone (no detail needed).
@@ -115,6 +117,7 @@ impl World {
             ou_template: None,
             connector_extra: String::new(),
             sam_rule: None,
+            listing_part: None,
         }
     }
 
@@ -173,16 +176,7 @@ impl World {
     }
 
     pub async fn run(&self, apply: bool, now: Option<DateTime<Utc>>) -> RunReport {
-        let config = self.config();
-        let runtime = Engine::runtime(&config).unwrap();
-        let engine = Engine::open(config, &runtime).unwrap();
-        let opts = RunOptions {
-            apply,
-            only: None,
-            trigger: "test".into(),
-            now,
-        };
-        engine.run(&opts, &Progress::hidden()).await.unwrap()
+        self.try_run(apply, now).await.unwrap()
     }
 
     /// Like [`World::run`], returning the engine's error instead of panicking.
@@ -191,9 +185,7 @@ impl World {
         apply: bool,
         now: Option<DateTime<Utc>>,
     ) -> Result<RunReport, hrsync::sync::SyncError> {
-        let config = self.config();
-        let runtime = Engine::runtime(&config).unwrap();
-        let engine = Engine::open(config, &runtime).unwrap();
+        let (engine, _runtime) = self.engine().await;
         let opts = RunOptions {
             apply,
             only: None,
@@ -206,7 +198,11 @@ impl World {
     pub async fn engine(&self) -> (Engine, hrsync::runtime::Runtime) {
         let config = self.config();
         let runtime = Engine::runtime(&config).unwrap();
-        (Engine::open(config, &runtime).unwrap(), runtime)
+        let mut engine = Engine::open(config, &runtime).unwrap();
+        if let Some(n) = self.listing_part {
+            engine.set_listing_part(n);
+        }
+        (engine, runtime)
     }
 
     /// Accounts under the test OU by employeeNumber.

@@ -276,6 +276,84 @@ async fn a_pre_hire_is_created_disabled_and_enabled_on_day_one() {
     w.cleanup().await;
 }
 
+/// A listing planned and settled in parts of three (held in the store until the listing is
+/// whole): managers planned in one part are linked from reports in another, and the safety gate
+/// judges the destructive changes of every part together before any of them is applied.
+#[tokio::test]
+async fn a_listing_settled_in_parts_links_managers_across_parts_and_is_gated_whole() {
+    let _guard = AD.lock().await;
+    let mut w = World::new(
+        "parts",
+        40,
+        "[sync.safety]\nmax_destructive = 2\nmax_destructive_percent = 50.0",
+    )
+    .await;
+    w.listing_part = Some(3);
+    let sim = w.sim();
+    let first = w.run(true, None).await;
+    assert!(first.failed.is_empty(), "failures: {:?}", first.failed);
+    let accounts = w.accounts().await;
+    let mut linked = 0;
+    for e in sim.employments() {
+        let id = e["id"].as_str().unwrap();
+        let (Some(a), Some(m)) = (accounts.get(id), e["manager_employment_id"].as_str()) else {
+            continue;
+        };
+        let Some(manager) = accounts.get(m) else {
+            continue;
+        };
+        assert_eq!(
+            a.first("manager"),
+            Some(manager.dn.as_str()),
+            "{id}'s manager {m} is linked by the end of the run"
+        );
+        linked += 1;
+    }
+    assert!(
+        linked >= 5,
+        "the company has reports with managers ({linked})"
+    );
+    let again = w.run(true, None).await;
+    assert_eq!(
+        total_ops(&again),
+        0,
+        "the first run settled everything: {}",
+        hrsync::sync::report::render(&again.plan, None)
+    );
+
+    // Three leavers far apart in the listing (so in different parts): each part alone is
+    // under the gate's limit of two, all of them together are over it.
+    let active: Vec<String> = sim
+        .employments()
+        .into_iter()
+        .filter(|e| e["status"] == "active")
+        .filter_map(|e| e["id"].as_str().map(str::to_string))
+        .filter(|id| accounts.contains_key(id))
+        .collect();
+    let spread = [
+        active[0].clone(),
+        active[active.len() / 2].clone(),
+        active[active.len() - 1].clone(),
+    ];
+    for id in &spread {
+        sim.update_employment(id, json!({"status": "archived"}));
+    }
+    let held = w.run(true, None).await;
+    assert_eq!(
+        held.status,
+        RunStatus::Held,
+        "{}",
+        hrsync::sync::report::render(&held.plan, None)
+    );
+    assert_eq!(held.held.len(), 3);
+    let accounts = w.accounts().await;
+    assert!(
+        spread.iter().all(|id| enabled(&accounts[id])),
+        "nothing destructive before approval"
+    );
+    w.cleanup().await;
+}
+
 #[tokio::test]
 async fn a_mass_disable_is_held_until_approved_or_rejected() {
     let _guard = AD.lock().await;

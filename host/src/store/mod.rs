@@ -324,7 +324,88 @@ impl Store {
         Ok(out)
     }
 
-    /// Drops the people's plans of all but the newest `keep` runs.
+    /// Appends plans to a run's pending ones (applied once the run's listing is whole), in one
+    /// transaction.
+    pub fn save_pending<P: Serialize>(&self, run: i64, plans: &[P]) -> Result<()> {
+        let mut c = self.conn();
+        let tx = c.transaction().map_err(sql("holding plans"))?;
+        {
+            let next: i64 = tx
+                .query_row(
+                    "SELECT COALESCE(MAX(seq), 0) FROM run_pending WHERE run_id = ?1",
+                    params![run],
+                    |r| r.get(0),
+                )
+                .map_err(sql("holding plans"))?;
+            let mut st = tx
+                .prepare("INSERT INTO run_pending (run_id, seq, plan) VALUES (?1, ?2, ?3)")
+                .map_err(sql("holding plans"))?;
+            for (i, plan) in plans.iter().enumerate() {
+                let json = serde_json::to_string(plan).map_err(|source| StoreError::Json {
+                    what: "encoding a held plan",
+                    source,
+                })?;
+                st.execute(params![run, next + 1 + i as i64, json])
+                    .map_err(sql("holding plans"))?;
+            }
+        }
+        tx.commit().map_err(sql("holding plans"))
+    }
+
+    /// Takes up to `limit` of a run's pending plans, in the order they were saved: read and
+    /// deleted in one transaction.
+    pub fn take_pending<P: serde::de::DeserializeOwned>(
+        &self,
+        run: i64,
+        limit: usize,
+    ) -> Result<Vec<P>> {
+        let mut c = self.conn();
+        let tx = c.transaction().map_err(sql("reading held plans"))?;
+        let mut out = Vec::new();
+        let mut last = None;
+        {
+            let mut st = tx
+                .prepare(
+                    "SELECT seq, plan FROM run_pending WHERE run_id = ?1 ORDER BY seq LIMIT ?2",
+                )
+                .map_err(sql("reading held plans"))?;
+            let rows = st
+                .query_map(params![run, limit as i64], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(sql("reading held plans"))?;
+            for row in rows {
+                let (seq, json) = row.map_err(sql("reading held plans"))?;
+                out.push(
+                    serde_json::from_str(&json).map_err(|source| StoreError::Json {
+                        what: "decoding a held plan",
+                        source,
+                    })?,
+                );
+                last = Some(seq);
+            }
+        }
+        if let Some(last) = last {
+            tx.execute(
+                "DELETE FROM run_pending WHERE run_id = ?1 AND seq <= ?2",
+                params![run, last],
+            )
+            .map_err(sql("reading held plans"))?;
+        }
+        tx.commit().map_err(sql("reading held plans"))?;
+        Ok(out)
+    }
+
+    /// Drops a run's pending plans (at its end, whatever became of it: a run that stopped
+    /// before applying them plans those people again next time).
+    pub fn clear_pending(&self, run: i64) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM run_pending WHERE run_id = ?1", params![run])
+            .map_err(sql("dropping held plans"))?;
+        Ok(())
+    }
+
+    /// Drops the people's (and pending) plans of all but the newest `keep` runs.
     pub fn prune_run_people(&self, keep: usize) -> Result<()> {
         self.conn()
             .execute(
@@ -332,6 +413,13 @@ impl Store {
                 params![keep as i64],
             )
             .map_err(sql("pruning old runs' people"))?;
+        // Pending plans of a process that died mid-run.
+        self.conn()
+            .execute(
+                "DELETE FROM run_pending WHERE run_id NOT IN (SELECT id FROM runs ORDER BY id DESC LIMIT ?1)",
+                params![keep as i64],
+            )
+            .map_err(sql("pruning old runs' pending plans"))?;
         Ok(())
     }
 
@@ -789,6 +877,28 @@ fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn pending_plans_come_back_in_order_once_each_and_only_the_run_s_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let (a, b) = (
+            store.begin_run("test").unwrap(),
+            store.begin_run("test").unwrap(),
+        );
+        store.save_pending(a, &["a1", "a2", "a3"]).unwrap();
+        store.save_pending(b, &["b1"]).unwrap();
+        store.save_pending(a, &["a4", "a5"]).unwrap();
+        assert_eq!(store.take_pending::<String>(a, 2).unwrap(), ["a1", "a2"]);
+        assert_eq!(store.take_pending::<String>(a, 2).unwrap(), ["a3", "a4"]);
+        assert_eq!(store.take_pending::<String>(a, 2).unwrap(), ["a5"]);
+        assert!(store.take_pending::<String>(a, 2).unwrap().is_empty());
+        store.clear_pending(a).unwrap();
+        assert_eq!(store.take_pending::<String>(b, 10).unwrap(), ["b1"]);
+        store.save_pending(b, &["b2"]).unwrap();
+        store.clear_pending(b).unwrap();
+        assert!(store.take_pending::<String>(b, 10).unwrap().is_empty());
+    }
 
     #[cfg(unix)]
     #[test]

@@ -103,6 +103,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, seq)
     );
     ",
+    // 6: plans of a listing's people with something to do, held here (not in memory) until
+    // the listing is whole and the safety gate has judged it.
+    "
+    CREATE TABLE run_pending (
+        run_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        plan TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+    ",
 ];
 
 /// Brings the schema up to date.

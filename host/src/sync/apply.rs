@@ -64,9 +64,11 @@ enum OpError {
     Bookkeeping(StoreError),
 }
 
-/// What the workers of a phase share: where creates landed, and which failed.
+/// What the workers of a phase share: where creates landed, and which failed. The applies of
+/// one listing's parts share one, so a report in a later part follows its manager's account
+/// to where it landed, or leaves the link unset when the manager's create failed.
 #[derive(Default)]
-struct Outcomes {
+pub struct Outcomes {
     /// Planned DN (normalized) → the DN the account was created at (a fallback was used).
     landed: HashMap<String, String>,
     /// Planned DNs (normalized) of creates that failed.
@@ -85,6 +87,16 @@ pub async fn apply(
     people: Vec<PersonPlan>,
     ctx: &ApplyContext,
     progress: &Progress,
+) -> Result<Applied, SyncError> {
+    apply_sharing(people, ctx, progress, Arc::default()).await
+}
+
+/// Like [`apply`], with what earlier applies of the same listing found (see [`Outcomes`]).
+pub async fn apply_sharing(
+    people: Vec<PersonPlan>,
+    ctx: &ApplyContext,
+    progress: &Progress,
+    outcomes: Arc<Mutex<Outcomes>>,
 ) -> Result<Applied, SyncError> {
     let total: usize = people.iter().map(|p| p.ops.len()).sum();
     let bar = Arc::new(progress.bar("applying", Some(total as u64)));
@@ -112,7 +124,6 @@ pub async fn apply(
         .filter_map(|p| only(p, &|o| !is_manager(o) && !is_group(o)))
         .collect();
     drop(people);
-    let outcomes = Arc::new(Mutex::new(Outcomes::default()));
     let mut out = run_phase(first, ctx, bar.clone(), outcomes.clone()).await?;
 
     let failed: HashSet<String> = out.failed.iter().map(|q| q.record_id.clone()).collect();

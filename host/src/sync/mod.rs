@@ -120,6 +120,8 @@ struct RunState {
     created: HashSet<String>,
     /// People whose manager link waits for the manager's account: person → manager.
     manager_waits: HashMap<String, String>,
+    /// Shared by the applies of the listing's parts (see [`apply::Outcomes`]).
+    outcomes: Option<Arc<std::sync::Mutex<apply::Outcomes>>>,
 }
 
 /// People's plans a run's report keeps in memory (quiet ones never, see
@@ -174,6 +176,7 @@ impl RunState {
             planned: HashSet::new(),
             created: HashSet::new(),
             manager_waits: HashMap::new(),
+            outcomes: None,
             plan: Plan {
                 today: today.to_string(),
                 ..Plan::default()
@@ -291,9 +294,13 @@ struct Parts<'a> {
 /// The listing's plan as it is made, a part at a time.
 #[derive(Default)]
 struct ListingParts<'r> {
-    /// The run that keeps quiet people's plans as they are planned; `None` keeps them in the
-    /// listing's plan (approval compares every held person's fresh plan).
-    quiet: Option<&'r mut RunState>,
+    /// The run the parts' people go to as they are planned: the quiet ones kept at once, the
+    /// others held in the store until the whole listing is judged (see [`Engine::hold_part`]).
+    /// `None` keeps everyone in the listing's plan (approval compares every held person's
+    /// fresh plan).
+    run: Option<&'r mut RunState>,
+    /// The plans held in the store so far.
+    pending: Pending,
     /// Listed people ready to plan, not planned yet.
     ready: Vec<crate::mapping::Person>,
     waiting: Waiting,
@@ -305,9 +312,20 @@ struct ListingParts<'r> {
     manager_waits: HashMap<String, crate::mapping::Person>,
 }
 
+/// Plans of a listing's people held in the store until the listing is whole.
+#[derive(Debug, Default, Clone, Copy)]
+struct Pending {
+    people: usize,
+    /// Their disables and deletes, for the safety gate.
+    destructive: usize,
+}
+
 /// The plan of a listing's people (see [`Engine::plan_listing`]).
 struct ListingPlan {
+    /// The listing's counts and quarantine, and the people not held in the store.
     plan: Plan,
+    /// The people held in the store (`Store::take_pending`).
+    pending: Pending,
     waiting: Waiting,
     /// The run's first read of the directory, which later batches read over.
     base: Arc<Snapshot>,
@@ -366,6 +384,8 @@ pub struct Engine {
     preflight_passed: std::sync::Mutex<Option<std::time::Instant>>,
     /// The schema's length limits, read at most every [`LIMITS_FRESH`].
     limits: std::sync::Mutex<Option<(std::time::Instant, HashMap<String, usize>)>>,
+    /// Ready people of the listing planned (and later settled) per this many.
+    listing_part: usize,
 }
 
 /// How long a passed preflight holds for runs about one person (a full run always checks).
@@ -556,6 +576,7 @@ impl Engine {
             create_fields,
             preflight_passed: std::sync::Mutex::new(None),
             limits: std::sync::Mutex::new(None),
+            listing_part: LISTING_PART,
             config,
             directory,
             store,
@@ -956,11 +977,16 @@ impl Engine {
         let run_id = self.store.begin_run(trigger)?;
         self.store.prune_run_people(RUNS_WITH_PEOPLE)?;
         let span = tracing::info_span!("run", id = run_id, trigger);
-        match self
+        let result = self
             .run_inner(run_id, opts, progress)
             .instrument(span)
-            .await
-        {
+            .await;
+        // Plans still held in the store when the run stopped early: the next run plans
+        // those people afresh.
+        if let Err(e) = self.store.clear_pending(run_id) {
+            tracing::warn!(error = %e, "the run's held plans cannot be dropped; the next runs prune them");
+        }
+        match result {
             Ok(report) => Ok(report),
             Err(e) => {
                 if let Err(store) =
@@ -972,6 +998,13 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// Plans (and settles) a listing's ready people per `n` instead of 1,000: lets a test put a
+    /// small company's listing in several parts.
+    #[doc(hidden)]
+    pub fn set_listing_part(&mut self, n: usize) {
+        self.listing_part = n.max(1);
     }
 
     /// Where hrsync may write.
@@ -1097,13 +1130,13 @@ impl Engine {
         &self,
         today: NaiveDate,
         follow_up: bool,
-        quiet: Option<&mut RunState>,
+        run: Option<&mut RunState>,
         progress: &Progress,
     ) -> Result<(source::Listed, ListingPlan), SyncError> {
         let base = Arc::new(self.read(Reading::All).await?);
         let realm = snapshot::realm_of(&self.directory.uniqueness_base_dn);
         let mut parts = ListingParts {
-            quiet,
+            run,
             names: plan::RunNames::new(&realm, &self.unique_attributes()),
             follow_up,
             ..ListingParts::default()
@@ -1121,7 +1154,7 @@ impl Engine {
                         None => parts.ready.push(p),
                     }
                 }
-                if parts.ready.len() >= LISTING_PART {
+                if parts.ready.len() >= self.listing_part {
                     self.plan_part(&mut parts, &base, today)?;
                 }
                 Ok(())
@@ -1144,12 +1177,13 @@ impl Engine {
             },
         )?;
         drop(ids);
-        self.keep_quiet(&mut plan, &mut parts.quiet)?;
-        plan.add_part(parts.plan);
+        self.hold_part(&mut plan, &mut parts)?;
+        plan.add_part(std::mem::take(&mut parts.plan));
         Ok((
             listed,
             ListingPlan {
                 plan,
+                pending: parts.pending,
                 waiting: parts.waiting,
                 base,
                 manager_waits: parts.manager_waits,
@@ -1243,26 +1277,79 @@ impl Engine {
             keep_waiting_for_manager(&part, ready, &mut parts.manager_waits);
         }
         let mut part = part;
-        self.keep_quiet(&mut part, &mut parts.quiet)?;
+        self.hold_part(&mut part, parts)?;
         parts.plan.add_part(part);
         Ok(())
     }
 
-    /// Hands a listing part's quiet people to the run (when it keeps them), leaving the part
-    /// with the people who have something to do or say.
-    fn keep_quiet(
-        &self,
-        part: &mut Plan,
-        run: &mut Option<&mut RunState>,
-    ) -> Result<(), SyncError> {
-        let Some(run) = run.as_deref_mut() else {
+    /// Takes a listing part's people out of memory when a run keeps them: the quiet ones
+    /// (most of a daily run) go to the run at once; the others wait in the store until the
+    /// listing is whole and the safety gate has judged all of it (an initial load plans
+    /// tens of thousands of creates before the first is applied). The part keeps its counts
+    /// and quarantine.
+    fn hold_part(&self, part: &mut Plan, parts: &mut ListingParts) -> Result<(), SyncError> {
+        let Some(run) = parts.run.as_deref_mut() else {
             return Ok(());
         };
         let (quiet, told): (Vec<PersonPlan>, Vec<PersonPlan>) = std::mem::take(&mut part.people)
             .into_iter()
             .partition(PersonPlan::is_quiet);
-        part.people = told;
-        run.keep_quiet(&self.store, quiet)
+        run.keep_quiet(&self.store, quiet)?;
+        if told.is_empty() {
+            return Ok(());
+        }
+        parts.pending.people += told.len();
+        parts.pending.destructive += told
+            .iter()
+            .flat_map(|p| &p.ops)
+            .filter(|o| o.is_destructive())
+            .count();
+        // Counted in the listing's summary already (a later absorb must not count them again).
+        run.planned.extend(told.iter().map(|p| p.person_id.clone()));
+        self.store.save_pending(run.id, &told)?;
+        Ok(())
+    }
+
+    /// Settles the listing's plan: the safety gate judges its destructive changes all
+    /// together, held ones included, then the people held in the store are settled a part at
+    /// a time, in the order they were planned (a part's manager links only point at people
+    /// planned before it), each re-checked against the directory before it is applied.
+    async fn settle_listing(
+        &self,
+        mut plan: Plan,
+        pending: Pending,
+        base: &Snapshot,
+        opts: &RunOptions,
+        run: &mut RunState,
+        progress: &Progress,
+    ) -> Result<(), SyncError> {
+        if opts.apply {
+            self.recheck(&mut plan, base).await?;
+            self.judge(plan.destructive() + pending.destructive, &plan, opts, run);
+        }
+        run.outcomes = Some(Arc::default());
+        let today = plan.today.clone();
+        let settled = async {
+            self.settle_judged(plan, opts, run, progress).await?;
+            loop {
+                let people: Vec<PersonPlan> = self.store.take_pending(run.id, self.listing_part)?;
+                if people.is_empty() {
+                    return Ok(());
+                }
+                let mut part = Plan {
+                    today: today.clone(),
+                    people,
+                    ..Plan::default()
+                };
+                if opts.apply {
+                    self.recheck(&mut part, base).await?;
+                }
+                self.settle_judged(part, opts, run, progress).await?;
+            }
+        }
+        .await;
+        run.outcomes = None;
+        settled
     }
 
     async fn run_inner(
@@ -1300,6 +1387,7 @@ impl Engine {
             mut listed,
             ListingPlan {
                 plan,
+                pending,
                 waiting,
                 base,
                 manager_waits: listed_waits,
@@ -1307,11 +1395,8 @@ impl Engine {
         ) = self
             .plan_listing(today, opts.apply, Some(&mut run), progress)
             .await?;
-        let mut plan = plan;
-        if opts.apply {
-            self.recheck(&mut plan, &base).await?;
-        }
-        self.settle(plan, opts, &mut run, progress).await?;
+        self.settle_listing(plan, pending, &base, opts, &mut run, progress)
+            .await?;
 
         // 2. Details in priority order, applied as they arrive, a batch at a time.
         let budget = rules.max_detail_fetches.unwrap_or(usize::MAX);
@@ -1463,6 +1548,39 @@ impl Engine {
         run: &mut RunState,
         progress: &Progress,
     ) -> Result<(), SyncError> {
+        if opts.apply {
+            self.judge(plan.destructive(), &plan, opts, run);
+        }
+        self.settle_judged(plan, opts, run, progress).await
+    }
+
+    /// The safety gate: mass disables and deletes, counted over the whole run. `destructive`
+    /// more of them are about to be settled; once the gate trips, every later destructive
+    /// change of the run is held too.
+    fn judge(&self, destructive: usize, plan: &Plan, opts: &RunOptions, run: &mut RunState) {
+        let gate = &self.config.sync.safety;
+        run.destructive += destructive;
+        if run.managed.is_none() {
+            run.managed = Some(plan.summary.managed.max(1));
+        }
+        let managed = run.managed.unwrap_or(1);
+        let percent = run.destructive as f64 * 100.0 / managed as f64;
+        // The share applies to full runs; a run for one person sees too few accounts to judge.
+        let share_exceeded = opts.only.is_none() && percent > gate.max_destructive_percent;
+        run.hold |=
+            run.destructive > 0 && (run.destructive > gate.max_destructive || share_exceeded);
+    }
+
+    /// Settles a plan the gate has judged (see [`Engine::judge`]): quarantine recorded, the
+    /// people applied (every adoption, and destructive changes when the gate tripped, held for
+    /// approval instead), and kept with the run.
+    async fn settle_judged(
+        &self,
+        plan: Plan,
+        opts: &RunOptions,
+        run: &mut RunState,
+        progress: &Progress,
+    ) -> Result<(), SyncError> {
         for q in &plan.quarantined {
             self.store
                 .quarantine(Some(run.id), &q.record_id, q.field.as_deref(), &q.reason)?;
@@ -1471,19 +1589,6 @@ impl Engine {
             self.store.release(&p.person_id)?;
         }
         if opts.apply {
-            // The safety gate: mass disables/deletes (counted over the whole run), and every
-            // adoption of an existing account.
-            let gate = &self.config.sync.safety;
-            run.destructive += plan.destructive();
-            if run.managed.is_none() {
-                run.managed = Some(plan.summary.managed.max(1));
-            }
-            let managed = run.managed.unwrap_or(1);
-            let percent = run.destructive as f64 * 100.0 / managed as f64;
-            // The share applies to full runs; a run for one person sees too few accounts to judge.
-            let share_exceeded = opts.only.is_none() && percent > gate.max_destructive_percent;
-            run.hold |=
-                run.destructive > 0 && (run.destructive > gate.max_destructive || share_exceeded);
             let hold = run.hold;
             // Only people with work go to apply (unchanged people are most of a daily run).
             let (mut now, mut later) = (Vec::new(), Vec::new());
@@ -1502,7 +1607,8 @@ impl Engine {
                 );
             }
             let ctx = self.apply_context(Some(run.id), run.today);
-            let applied = apply::apply(now, &ctx, progress).await?;
+            let outcomes = run.outcomes.clone().unwrap_or_default();
+            let applied = apply::apply_sharing(now, &ctx, progress, outcomes).await?;
             self.record_failures(run.id, &applied)?;
             run.operations += applied.operations;
             run.failed.extend(applied.failed);
