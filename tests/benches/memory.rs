@@ -478,6 +478,20 @@ fn case(
                 (m, sim.state().stats(), load_before, load())
             });
         rt.block_on(sim.shutdown());
+        // The peaks, before a cleanup that can take longer than the runs.
+        for (which, m) in [
+            ("first", measured.as_ref().ok()),
+            ("again", again.as_ref().and_then(|a| a.0.as_ref().ok())),
+        ] {
+            if let Some(m) = m {
+                eprintln!(
+                    "bench: {command} of {people}, {which} run: peak RSS {}, {:.1} s, exit {}",
+                    m.max_rss.map_or("?".to_string(), mib),
+                    m.wall.as_secs_f64(),
+                    m.exit
+                );
+            }
+        }
         let db = std::fs::metadata(dir.path().join("hrsync.db"))
             .map(|m| m.len())
             .unwrap_or(0);

@@ -335,8 +335,15 @@ async fn a_listing_settled_in_parts_links_managers_across_parts_and_is_gated_who
         active[active.len() / 2].clone(),
         active[active.len() - 1].clone(),
     ];
-    for id in &spread {
-        sim.update_employment(id, json!({"status": "archived"}));
+    archive_and_expect_held(&w, &spread).await;
+    w.cleanup().await;
+}
+
+/// Archives these people in HR, runs, and checks the run held all their disables, leaving
+/// every account enabled.
+async fn archive_and_expect_held(w: &World, ids: &[String]) -> hrsync::sync::RunReport {
+    for id in ids {
+        w.sim().update_employment(id, json!({"status": "archived"}));
     }
     let held = w.run(true, None).await;
     assert_eq!(
@@ -345,13 +352,13 @@ async fn a_listing_settled_in_parts_links_managers_across_parts_and_is_gated_who
         "{}",
         hrsync::sync::report::render(&held.plan, None)
     );
-    assert_eq!(held.held.len(), 3);
+    assert_eq!(held.held.len(), ids.len());
     let accounts = w.accounts().await;
     assert!(
-        spread.iter().all(|id| enabled(&accounts[id])),
+        ids.iter().all(|id| enabled(&accounts[id])),
         "nothing destructive before approval"
     );
-    w.cleanup().await;
+    held
 }
 
 #[tokio::test]
@@ -373,22 +380,7 @@ async fn a_mass_disable_is_held_until_approved_or_rejected() {
         .take(6)
         .collect();
     let (first, second) = active.split_at(3);
-    for id in first {
-        sim.update_employment(id, json!({"status": "archived"}));
-    }
-    let held = w.run(true, None).await;
-    assert_eq!(
-        held.status,
-        RunStatus::Held,
-        "{}",
-        hrsync::sync::report::render(&held.plan, None)
-    );
-    assert_eq!(held.held.len(), 3);
-    let accounts = w.accounts().await;
-    assert!(
-        first.iter().all(|id| enabled(&accounts[id])),
-        "nothing destructive before approval"
-    );
+    let held = archive_and_expect_held(&w, first).await;
 
     let (engine, _rt) = w.engine().await;
     let approved = engine
