@@ -237,15 +237,9 @@ async fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 now: None,
             };
             let mut r = engine.run(&opts, &progress).await?;
-            if *json {
-                // Every person's plan, quiet ones included: read back from the store.
+            if r.plan.more > 0 && (*json || limit.is_none()) {
+                // Everything was asked for: every stored plan (quiet people are only counted).
                 r.plan.people = engine.store().run_people(r.run_id)?;
-                r.plan.more = 0;
-            } else if r.plan.more > 0 && limit.is_none() {
-                // Every change was asked for: the ones the report had no room for.
-                let all: Vec<crate::sync::plan::PersonPlan> =
-                    engine.store().run_people(r.run_id)?;
-                r.plan.people = all.into_iter().filter(|p| !p.is_quiet()).collect();
                 r.plan.more = 0;
             }
             if *json {

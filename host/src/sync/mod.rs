@@ -124,20 +124,17 @@ struct RunState {
     outcomes: Option<Arc<std::sync::Mutex<apply::Outcomes>>>,
 }
 
-/// People's plans a run's report keeps in memory (quiet ones never, see
-/// [`PersonPlan::is_quiet`]); every person's plan is stored with the run.
+/// People's plans a run's report keeps in memory; every plan with something to do or say is
+/// stored with the run (quiet ones, see [`PersonPlan::is_quiet`], are only counted).
 pub const REPORT_PEOPLE: usize = 1000;
 
 /// Runs whose people's plans the store keeps.
 const RUNS_WITH_PEOPLE: usize = 20;
 
 impl RunState {
-    /// Adds people's plans to the run: stored, tracked by id, and those with something to do
-    /// or say kept in the report while it has room.
+    /// Adds people's plans to the run: tracked by id, and those with something to do or say
+    /// stored with the run and kept in the report while it has room.
     fn keep(&mut self, store: &Store, people: Vec<PersonPlan>) -> Result<(), SyncError> {
-        let rows: Vec<(&str, &PersonPlan)> =
-            people.iter().map(|p| (p.person_id.as_str(), p)).collect();
-        store.save_run_people(self.id, &rows)?;
         for p in &people {
             if p.ops.iter().any(|o| matches!(o, plan::Op::Create { .. })) {
                 self.created.insert(p.person_id.clone());
@@ -147,16 +144,22 @@ impl RunState {
                 None => self.manager_waits.remove(&p.person_id),
             };
         }
+        // Quiet people are counted (`unchanged`), not stored: a daily run of 100,000 would
+        // store 100,000 empty plans, twenty runs over.
+        let told: Vec<PersonPlan> = people.into_iter().filter(|p| !p.is_quiet()).collect();
+        let rows: Vec<(&str, &PersonPlan)> =
+            told.iter().map(|p| (p.person_id.as_str(), p)).collect();
+        store.save_run_people(self.id, &rows)?;
         let room = REPORT_PEOPLE.saturating_sub(self.plan.people.len());
-        let mut told = people.into_iter().filter(|p| !p.is_quiet());
-        self.plan.people.extend(told.by_ref().take(room));
-        self.plan.more += told.count();
+        let total = told.len();
+        self.plan.people.extend(told.into_iter().take(room));
+        self.plan.more += total.saturating_sub(room);
         Ok(())
     }
 
     /// Keeps the plans of quiet people (nothing to do, nothing to say) as soon as a listing's
-    /// part plans them, instead of holding them to the safety gate with the rest: stored,
-    /// released from quarantine, tracked by id. Most of a daily run is quiet.
+    /// part plans them, instead of holding them to the safety gate with the rest: released
+    /// from quarantine and tracked by id. Most of a daily run is quiet.
     fn keep_quiet(&mut self, store: &Store, people: Vec<PersonPlan>) -> Result<(), SyncError> {
         for p in &people {
             store.release(&p.person_id)?;
@@ -1949,16 +1952,17 @@ mod run_state_tests {
         assert_eq!(run.created.len(), n / 2);
         assert_eq!(run.manager_waits.len(), n / 2);
         // A later plan of a person without a pending manager clears the wait. It is quiet
-        // (nothing to do or say): stored, but neither in the report nor counted as more.
+        // (nothing to do or say): counted only, neither stored nor in the report.
         run.keep(&store, vec![person_plan("p1", false, None)])
             .unwrap();
         assert!(!run.manager_waits.contains_key("p1"));
         assert_eq!(run.plan.more, 500);
-        assert_eq!(store.run_people::<PersonPlan>(id).unwrap().len(), n + 1);
+        assert_eq!(store.run_people::<PersonPlan>(id).unwrap().len(), n);
         let mut noted = person_plan("p2", false, None);
         noted.note = Some("waits for its start date".into());
         run.keep(&store, vec![noted]).unwrap();
         assert_eq!(run.plan.more, 501, "a plan with a note is reported");
+        assert_eq!(store.run_people::<PersonPlan>(id).unwrap().len(), n + 1);
     }
 
     #[test]
