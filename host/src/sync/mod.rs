@@ -294,14 +294,20 @@ struct Parts<'a> {
     placed: &'a HashMap<String, String>,
 }
 
+/// Where a listing's planned people go, a part at a time (see [`Engine::hold_part`]).
+enum Keeping<'r> {
+    /// To the run: the quiet ones kept at once, the others held in the store until the whole
+    /// listing is judged.
+    Run(&'r mut RunState),
+    /// Into the listing's plan, only these people (approval compares held people's plans
+    /// with fresh ones).
+    Only(&'r HashSet<String>),
+}
+
 /// The listing's plan as it is made, a part at a time.
-#[derive(Default)]
 struct ListingParts<'r> {
-    /// The run the parts' people go to as they are planned: the quiet ones kept at once, the
-    /// others held in the store until the whole listing is judged (see [`Engine::hold_part`]).
-    /// `None` keeps everyone in the listing's plan (approval compares every held person's
-    /// fresh plan).
-    run: Option<&'r mut RunState>,
+    /// Where the parts' people go as they are planned.
+    keeping: Keeping<'r>,
     /// The plans held in the store so far.
     pending: Pending,
     /// Listed people ready to plan, not planned yet.
@@ -1133,16 +1139,21 @@ impl Engine {
         &self,
         today: NaiveDate,
         follow_up: bool,
-        run: Option<&mut RunState>,
+        keeping: Keeping<'_>,
         progress: &Progress,
     ) -> Result<(source::Listed, ListingPlan), SyncError> {
         let base = Arc::new(self.read(Reading::All).await?);
         let realm = snapshot::realm_of(&self.directory.uniqueness_base_dn);
         let mut parts = ListingParts {
-            run,
+            keeping,
+            pending: Pending::default(),
+            ready: Vec::new(),
+            waiting: Waiting::default(),
+            plan: Plan::default(),
             names: plan::RunNames::new(&realm, &self.unique_attributes()),
+            placed: HashMap::new(),
             follow_up,
-            ..ListingParts::default()
+            manager_waits: HashMap::new(),
         };
         let listed = source::list_all(
             &self.connector,
@@ -1291,8 +1302,12 @@ impl Engine {
     /// tens of thousands of creates before the first is applied). The part keeps its counts
     /// and quarantine.
     fn hold_part(&self, part: &mut Plan, parts: &mut ListingParts) -> Result<(), SyncError> {
-        let Some(run) = parts.run.as_deref_mut() else {
-            return Ok(());
+        let run = match &mut parts.keeping {
+            Keeping::Run(run) => run,
+            Keeping::Only(ids) => {
+                part.people.retain(|p| ids.contains(&p.person_id));
+                return Ok(());
+            }
         };
         let (quiet, told): (Vec<PersonPlan>, Vec<PersonPlan>) = std::mem::take(&mut part.people)
             .into_iter()
@@ -1396,7 +1411,7 @@ impl Engine {
                 manager_waits: listed_waits,
             },
         ) = self
-            .plan_listing(today, opts.apply, Some(&mut run), progress)
+            .plan_listing(today, opts.apply, Keeping::Run(&mut run), progress)
             .await?;
         self.settle_listing(plan, pending, &base, opts, &mut run, progress)
             .await?;
@@ -1736,10 +1751,11 @@ impl Engine {
         self.store
             .set_run_status(run_id, RunStatus::Applying, None)?;
         let today = self.today(None);
+        let held_ids: HashSet<String> = held.people.iter().map(|p| p.person_id.clone()).collect();
         let replanned = async {
             self.preflight(false).await?;
             // (Approval applies the held plans only: no follow-up.)
-            self.plan_listing(today, false, None, progress)
+            self.plan_listing(today, false, Keeping::Only(&held_ids), progress)
                 .await
                 .map(|(_, l)| l.plan)
         };
@@ -1754,11 +1770,10 @@ impl Engine {
                 return Err(e);
             }
         };
-        let held_ids: HashSet<&str> = held.people.iter().map(|p| p.person_id.as_str()).collect();
         let fresh: Vec<PersonPlan> = replanned
             .people
             .into_iter()
-            .filter(|p| held_ids.contains(p.person_id.as_str()))
+            .filter(|p| held_ids.contains(&p.person_id))
             .collect();
         let changed_since_held = held_changes(&held.people, &fresh);
         for line in &changed_since_held {
