@@ -39,6 +39,13 @@ impl DirEntry {
             .map(Vec::as_slice)
     }
 
+    /// The first value of an attribute as bytes, wherever it was put: ldap3 files a binary
+    /// value whose bytes happen to be UTF-8 (one `objectGUID` in a few hundred) with the text.
+    pub fn first_bytes(&self, name: &str) -> Option<&[u8]> {
+        self.first_bin(name)
+            .or_else(|| self.first(name).map(str::as_bytes))
+    }
+
     /// True when the attribute is present (text or binary).
     pub fn has(&self, name: &str) -> bool {
         !self.values(name).is_empty() || self.first_bin(name).is_some()

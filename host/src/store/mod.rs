@@ -324,9 +324,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Appends plans to a run's pending ones (applied once the run's listing is whole), in one
-    /// transaction.
-    pub fn save_pending<P: Serialize>(&self, run: i64, plans: &[P]) -> Result<()> {
+    /// Appends plans to a run's pending ones (applied once the run's listing is whole) as part
+    /// `part` (parts are taken back lowest first), in one transaction.
+    pub fn save_pending<P: Serialize>(&self, run: i64, part: u64, plans: &[P]) -> Result<()> {
         let mut c = self.conn();
         let tx = c.transaction().map_err(sql("holding plans"))?;
         {
@@ -338,62 +338,67 @@ impl Store {
                 )
                 .map_err(sql("holding plans"))?;
             let mut st = tx
-                .prepare("INSERT INTO run_pending (run_id, seq, plan) VALUES (?1, ?2, ?3)")
+                .prepare(
+                    "INSERT INTO run_pending (run_id, seq, part, plan) VALUES (?1, ?2, ?3, ?4)",
+                )
                 .map_err(sql("holding plans"))?;
             for (i, plan) in plans.iter().enumerate() {
                 let json = serde_json::to_string(plan).map_err(|source| StoreError::Json {
                     what: "encoding a held plan",
                     source,
                 })?;
-                st.execute(params![run, next + 1 + i as i64, json])
+                st.execute(params![run, next + 1 + i as i64, part as i64, json])
                     .map_err(sql("holding plans"))?;
             }
         }
         tx.commit().map_err(sql("holding plans"))
     }
 
-    /// Takes up to `limit` of a run's pending plans, in the order they were saved: read and
-    /// deleted in one transaction.
+    /// Takes a run's lowest pending part: its plans in the order they were saved, and its
+    /// number (`None` when nothing is pending). Read and deleted in one transaction.
     pub fn take_pending<P: serde::de::DeserializeOwned>(
         &self,
         run: i64,
-        limit: usize,
-    ) -> Result<Vec<P>> {
+    ) -> Result<Option<(u64, Vec<P>)>> {
         let mut c = self.conn();
         let tx = c.transaction().map_err(sql("reading held plans"))?;
+        let part: Option<i64> = tx
+            .query_row(
+                "SELECT MIN(part) FROM run_pending WHERE run_id = ?1",
+                params![run],
+                |r| r.get(0),
+            )
+            .map_err(sql("reading held plans"))?;
+        let Some(part) = part else {
+            return Ok(None);
+        };
         let mut out = Vec::new();
-        let mut last = None;
         {
             let mut st = tx
                 .prepare(
-                    "SELECT seq, plan FROM run_pending WHERE run_id = ?1 ORDER BY seq LIMIT ?2",
+                    "SELECT plan FROM run_pending WHERE run_id = ?1 AND part = ?2 ORDER BY seq",
                 )
                 .map_err(sql("reading held plans"))?;
             let rows = st
-                .query_map(params![run, limit as i64], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                })
+                .query_map(params![run, part], |r| r.get::<_, String>(0))
                 .map_err(sql("reading held plans"))?;
             for row in rows {
-                let (seq, json) = row.map_err(sql("reading held plans"))?;
+                let json = row.map_err(sql("reading held plans"))?;
                 out.push(
                     serde_json::from_str(&json).map_err(|source| StoreError::Json {
                         what: "decoding a held plan",
                         source,
                     })?,
                 );
-                last = Some(seq);
             }
         }
-        if let Some(last) = last {
-            tx.execute(
-                "DELETE FROM run_pending WHERE run_id = ?1 AND seq <= ?2",
-                params![run, last],
-            )
-            .map_err(sql("reading held plans"))?;
-        }
+        tx.execute(
+            "DELETE FROM run_pending WHERE run_id = ?1 AND part = ?2",
+            params![run, part],
+        )
+        .map_err(sql("reading held plans"))?;
         tx.commit().map_err(sql("reading held plans"))?;
-        Ok(out)
+        Ok(Some((part as u64, out)))
     }
 
     /// Drops a run's pending plans (at its end, whatever became of it: a run that stopped
@@ -405,7 +410,8 @@ impl Store {
         Ok(())
     }
 
-    /// Drops the people's (and pending) plans of all but the newest `keep` runs.
+    /// Drops the people's plans of all but the newest `keep` runs, and pending plans left by
+    /// runs that stopped.
     pub fn prune_run_people(&self, keep: usize) -> Result<()> {
         self.conn()
             .execute(
@@ -413,11 +419,16 @@ impl Store {
                 params![keep as i64],
             )
             .map_err(sql("pruning old runs' people"))?;
-        // Pending plans of a process that died mid-run.
+        // Pending plans of a process that died mid-run (a run's own are dropped at its end):
+        // never those of a run still applying (a long listing outlives many event runs),
+        // unless it started a week ago.
+        let week_ago = (chrono::Utc::now() - chrono::Duration::days(7))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         self.conn()
             .execute(
-                "DELETE FROM run_pending WHERE run_id NOT IN (SELECT id FROM runs ORDER BY id DESC LIMIT ?1)",
-                params![keep as i64],
+                "DELETE FROM run_pending WHERE run_id IN
+                   (SELECT id FROM runs WHERE status != 'applying' OR started_at < ?1)",
+                params![week_ago],
             )
             .map_err(sql("pruning old runs' pending plans"))?;
         Ok(())
@@ -879,25 +890,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pending_plans_come_back_in_order_once_each_and_only_the_run_s_own() {
+    fn pending_plans_come_back_a_part_at_a_time_in_order_and_only_the_run_s_own() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db")).unwrap();
         let (a, b) = (
             store.begin_run("test").unwrap(),
             store.begin_run("test").unwrap(),
         );
-        store.save_pending(a, &["a1", "a2", "a3"]).unwrap();
-        store.save_pending(b, &["b1"]).unwrap();
-        store.save_pending(a, &["a4", "a5"]).unwrap();
-        assert_eq!(store.take_pending::<String>(a, 2).unwrap(), ["a1", "a2"]);
-        assert_eq!(store.take_pending::<String>(a, 2).unwrap(), ["a3", "a4"]);
-        assert_eq!(store.take_pending::<String>(a, 2).unwrap(), ["a5"]);
-        assert!(store.take_pending::<String>(a, 2).unwrap().is_empty());
-        store.clear_pending(a).unwrap();
-        assert_eq!(store.take_pending::<String>(b, 10).unwrap(), ["b1"]);
-        store.save_pending(b, &["b2"]).unwrap();
+        store.save_pending(a, 1, &["a1", "a2", "a3"]).unwrap();
+        store.save_pending(b, 1, &["b1"]).unwrap();
+        store.save_pending(a, 2, &["a4", "a5"]).unwrap();
+        let take = |run| store.take_pending::<String>(run).unwrap();
+        assert_eq!(
+            take(a),
+            Some((1, vec!["a1".into(), "a2".into(), "a3".into()]))
+        );
+        // A part saved again behind the others comes back last.
+        store.save_pending(a, 3, &["a1 again"]).unwrap();
+        assert_eq!(take(a), Some((2, vec!["a4".into(), "a5".into()])));
+        assert_eq!(take(a), Some((3, vec!["a1 again".into()])));
+        assert_eq!(take(a), None);
+        store.save_pending(b, 2, &["b2"]).unwrap();
         store.clear_pending(b).unwrap();
-        assert!(store.take_pending::<String>(b, 10).unwrap().is_empty());
+        assert_eq!(take(b), None);
+    }
+
+    #[test]
+    fn pruning_keeps_the_pending_plans_of_a_run_still_applying() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let long = store.begin_run("listing").unwrap();
+        store.save_pending(long, 1, &["p"]).unwrap();
+        let stopped = store.begin_run("crashed").unwrap();
+        store.save_pending(stopped, 1, &["q"]).unwrap();
+        store
+            .set_run_status(stopped, RunStatus::Failed, Some("test"))
+            .unwrap();
+        for _ in 0..3 {
+            store.begin_run("event").unwrap();
+        }
+        store.prune_run_people(2).unwrap();
+        assert!(store.take_pending::<String>(long).unwrap().is_some());
+        assert!(store.take_pending::<String>(stopped).unwrap().is_none());
     }
 
     #[cfg(unix)]

@@ -104,11 +104,12 @@ const MIGRATIONS: &[&str] = &[
     );
     ",
     // 6: plans of a listing's people with something to do, held here (not in memory) until
-    // the listing is whole and the safety gate has judged it.
+    // the listing is whole and the safety gate has judged it; settled a part at a time.
     "
     CREATE TABLE run_pending (
         run_id INTEGER NOT NULL,
         seq INTEGER NOT NULL,
+        part INTEGER NOT NULL,
         plan TEXT NOT NULL,
         PRIMARY KEY (run_id, seq)
     );

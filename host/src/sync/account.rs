@@ -104,8 +104,10 @@ impl Account {
     pub fn from_entry(e: &DirEntry) -> Self {
         Account::new(
             e.dn.clone(),
-            e.attrs.iter(),
-            e.first_bin("objectGUID").and_then(|b| b.try_into().ok()),
+            e.attrs
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("objectGUID")),
+            e.first_bytes("objectGUID").and_then(|b| b.try_into().ok()),
         )
     }
 
@@ -294,6 +296,27 @@ mod tests {
         assert!(a.values("mail").next().is_none());
         let names: Vec<&str> = a.attributes().map(|(n, _)| n).collect();
         assert_eq!(names, ["description", "memberof", "samaccountname"]);
+    }
+
+    #[test]
+    fn a_guid_whose_bytes_are_text_is_still_the_guid() {
+        // ldap3 files a binary value that happens to be UTF-8 with the text attributes.
+        let mut e = DirEntry {
+            dn: "CN=a,DC=x".into(),
+            ..DirEntry::default()
+        };
+        e.attrs
+            .insert("objectGUID".into(), vec!["0123456789abcdef".into()]);
+        let a = Account::from_entry(&e);
+        assert_eq!(
+            a.guid().as_deref(),
+            Some("33323130-3534-3736-3839-616263646566")
+        );
+        assert_eq!(
+            a.attributes().count(),
+            0,
+            "the GUID is not a text attribute"
+        );
     }
 
     #[test]

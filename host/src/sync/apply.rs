@@ -473,7 +473,7 @@ async fn apply_person(
 async fn remember_guid(dir: &mut Directory, ctx: &ApplyContext, person_id: &str, dn: &str) {
     let guid = match dir.get(dn, &["objectGUID"]).await {
         Ok(Some(e)) => e
-            .first_bin("objectGUID")
+            .first_bytes("objectGUID")
             .and_then(super::account::guid_string),
         Ok(None) => None,
         Err(e) => {

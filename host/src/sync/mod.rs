@@ -325,8 +325,8 @@ struct ListingParts<'r> {
 #[derive(Debug, Default, Clone, Copy)]
 struct Pending {
     people: usize,
-    /// Their disables and deletes, for the safety gate.
-    destructive: usize,
+    /// Parts saved (numbered from 1 in planning order).
+    parts: u64,
 }
 
 /// The plan of a listing's people (see [`Engine::plan_listing`]).
@@ -1317,21 +1317,22 @@ impl Engine {
             return Ok(());
         }
         parts.pending.people += told.len();
-        parts.pending.destructive += told
-            .iter()
-            .flat_map(|p| &p.ops)
-            .filter(|o| o.is_destructive())
-            .count();
+        parts.pending.parts += 1;
         // Counted in the listing's summary already (a later absorb must not count them again).
         run.planned.extend(told.iter().map(|p| p.person_id.clone()));
-        self.store.save_pending(run.id, &told)?;
+        self.store
+            .save_pending(run.id, parts.pending.parts, &told)?;
         Ok(())
     }
 
-    /// Settles the listing's plan: the safety gate judges its destructive changes all
-    /// together, held ones included, then the people held in the store are settled a part at
-    /// a time, in the order they were planned (a part's manager links only point at people
-    /// planned before it), each re-checked against the directory before it is applied.
+    /// Settles the listing's plan. With writes, every held part is first re-checked against
+    /// the directory (an account that changed while the listing was read is set aside) and
+    /// saved again behind the others, so that the safety gate judges the destructive changes
+    /// of the whole listing, as they will be applied, before any write. Then the parts are
+    /// settled one at a time in planning order: a part's manager links point at accounts that
+    /// exist, at people planned in an earlier part (settled already), or in the same part
+    /// (apply sets managers once the part's creates are done). The applies share where creates
+    /// landed and which failed.
     async fn settle_listing(
         &self,
         mut plan: Plan,
@@ -1341,29 +1342,44 @@ impl Engine {
         run: &mut RunState,
         progress: &Progress,
     ) -> Result<(), SyncError> {
+        let today = plan.today.clone();
+        let as_plan = |people: Vec<PersonPlan>| Plan {
+            today: today.clone(),
+            people,
+            ..Plan::default()
+        };
         if opts.apply {
             self.recheck(&mut plan, base).await?;
-            self.judge(plan.destructive() + pending.destructive, &plan, opts, run);
+            let mut destructive = plan.destructive();
+            for _ in 0..pending.parts {
+                let Some((n, people)) = self.store.take_pending::<PersonPlan>(run.id)? else {
+                    break;
+                };
+                let mut part = as_plan(people);
+                self.recheck(&mut part, base).await?;
+                destructive += part.destructive();
+                self.store
+                    .save_pending(run.id, n + pending.parts, &part.people)?;
+            }
+            self.judge(destructive, &plan, opts, run);
         }
         run.outcomes = Some(Arc::default());
-        let today = plan.today.clone();
         let settled = async {
             self.settle_judged(plan, opts, run, progress).await?;
-            loop {
-                let people: Vec<PersonPlan> = self.store.take_pending(run.id, self.listing_part)?;
-                if people.is_empty() {
-                    return Ok(());
-                }
-                let mut part = Plan {
-                    today: today.clone(),
-                    people,
-                    ..Plan::default()
-                };
-                if opts.apply {
-                    self.recheck(&mut part, base).await?;
-                }
-                self.settle_judged(part, opts, run, progress).await?;
+            let mut settled = 0usize;
+            while let Some((_, people)) = self.store.take_pending::<PersonPlan>(run.id)? {
+                settled += people.len();
+                self.settle_judged(as_plan(people), opts, run, progress)
+                    .await?;
             }
+            if settled != pending.people {
+                return Err(SyncError::Interrupted(format!(
+                    "{} of the listing's {} held plans were not found in the store (was it pruned by another process?); the next run plans those people again",
+                    pending.people.saturating_sub(settled),
+                    pending.people
+                )));
+            }
+            Ok(())
         }
         .await;
         run.outcomes = None;

@@ -300,7 +300,7 @@ impl Snapshot {
 #[derive(Debug, Clone)]
 enum Slots {
     One(u32),
-    Many(Box<[u32]>),
+    Many(Vec<u32>),
 }
 
 impl Slots {
@@ -311,22 +311,23 @@ impl Slots {
             Entry::Vacant(v) => {
                 v.insert(Slots::One(i));
             }
-            Entry::Occupied(mut o) => {
-                let all: Vec<u32> = o.get().iter_u32().chain([i]).collect();
-                o.insert(Slots::Many(all.into()));
-            }
+            Entry::Occupied(mut o) => match o.get_mut() {
+                Slots::One(first) => {
+                    let first = *first;
+                    o.insert(Slots::Many(vec![first, i]));
+                }
+                Slots::Many(all) => all.push(i),
+            },
         }
     }
 
-    fn iter_u32(&self) -> impl Iterator<Item = u32> + '_ {
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
         let (one, many) = match self {
             Slots::One(i) => (Some(*i), &[][..]),
             Slots::Many(all) => (None, &all[..]),
         };
-        one.into_iter().chain(many.iter().copied())
-    }
-
-    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        self.iter_u32().map(|i| i as usize)
+        one.into_iter()
+            .chain(many.iter().copied())
+            .map(|i| i as usize)
     }
 }
