@@ -72,17 +72,24 @@ async fn a_signed_webhook_changes_ad_once_and_a_bad_signature_changes_nothing() 
         .await
         .unwrap();
     assert_eq!(status, 200);
-    let moved = eventually(Duration::from_secs(30), || async {
-        w.accounts()
-            .await
-            .get(&id)
-            .is_some_and(|a| a.first("department") == Some("Finance"))
+    // The event's writes land one after another (attributes, the move, then the group
+    // change): wait for the last of them.
+    eventually(Duration::from_secs(30), || async {
+        w.accounts().await.get(&id).is_some_and(|a| {
+            a.first("department") == Some("Finance")
+                && a.dn.contains("OU=Finance")
+                && !in_group(a, "Engineering")
+        })
     })
     .await;
-    assert!(moved, "AD did not reflect the department change");
     let a = &w.accounts().await[&id];
-    assert!(a.dn.contains("OU=Finance"));
-    assert!(!in_group(a, "Engineering"));
+    assert_eq!(
+        a.first("department"),
+        Some("Finance"),
+        "AD did not reflect the department change"
+    );
+    assert!(a.dn.contains("OU=Finance"), "not moved: {}", a.dn);
+    assert!(!in_group(a, "Engineering"), "still in Engineering");
 
     // The same delivery twice: stored once, applied once.
     w.sim()
@@ -477,18 +484,20 @@ async fn an_offboarding_event_disables_the_account_without_waiting_for_approval(
             .unwrap(),
         200
     );
-    let disabled = eventually(Duration::from_secs(30), || async {
+    // Disabled, then moved: wait for the move.
+    eventually(Duration::from_secs(30), || async {
         w.accounts()
             .await
             .get(&id)
-            .is_some_and(|a| !hrsync_tests::world::enabled(a))
+            .is_some_and(|a| !hrsync_tests::world::enabled(a) && a.dn.contains("OU=Disabled"))
     })
     .await;
+    let a = &w.accounts().await[&id];
     assert!(
-        disabled,
+        !hrsync_tests::world::enabled(a),
         "one leaver from an event is not a mass disable: it must not be held"
     );
-    assert!(w.accounts().await[&id].dn.contains("OU=Disabled"));
+    assert!(a.dn.contains("OU=Disabled"), "not moved: {}", a.dn);
     service.shutdown(Duration::from_secs(10)).await;
     w.cleanup().await;
 }
