@@ -169,6 +169,25 @@ pub fn parse_dn(dn: &str) -> Option<Vec<Rdn>> {
     if out.is_empty() { None } else { Some(out) }
 }
 
+/// DN comparison key: each RDN parsed, lower-cased and escaped the one canonical way
+/// (malformed DNs: their text, lower-cased).
+pub fn normalize_dn(dn: &str) -> String {
+    match parse_dn(dn) {
+        Some(rdns) => rdns
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}={}",
+                    r.attr.to_ascii_lowercase(),
+                    escape_dn_value(&r.value.to_lowercase())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        None => dn.to_lowercase(),
+    }
+}
+
 /// True when two DNs name the same entry the way AD compares them: attribute names ASCII
 /// case-insensitively, values case-insensitively after unescaping (so `\3D` equals `\=`).
 /// Malformed DNs compare by their text (ignoring ASCII case).

@@ -192,9 +192,7 @@ impl Account {
 
     /// Groups the account is in (from `memberOf`), lower-cased.
     pub fn groups(&self) -> HashSet<String> {
-        self.values("memberOf")
-            .map(super::snapshot::normalize_dn)
-            .collect()
+        self.values("memberOf").map(escape::normalize_dn).collect()
     }
 }
 

@@ -19,7 +19,7 @@ use super::SyncError;
 use super::plan::{Op, PersonPlan, Quarantined};
 use super::progress::Progress;
 use super::scope::WriteScope;
-use super::snapshot::normalize_dn;
+use crate::directory::escape::normalize_dn;
 use crate::directory::{
     Directory, DirectoryError, DirectoryPool, Modification, PooledDirectory, escape, uac,
 };

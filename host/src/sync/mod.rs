@@ -1244,7 +1244,7 @@ impl Engine {
                 Some(a) if a.is_protected() => Some(
                     "the account became protected (adminCount, a critical system object or a privileged group) since the run read it: hrsync does not write to it".to_string(),
                 ),
-                Some(a) if snapshot::normalize_dn(&a.dn) != snapshot::normalize_dn(&dn) => {
+                Some(a) if crate::directory::escape::normalize_dn(&a.dn) != crate::directory::escape::normalize_dn(&dn) => {
                     Some(format!("the account moved since the run read it ({dn} → {})", a.dn))
                 }
                 Some(_) => None,

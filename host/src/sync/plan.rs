@@ -21,9 +21,10 @@ use serde::{Deserialize, Serialize};
 use super::account::Account;
 use super::rules::SyncRules;
 use super::scope::WriteScope;
-use super::snapshot::{Names, Snapshot, normalize_dn};
+use super::snapshot::{Names, Snapshot};
 use super::structure::Structure;
 use crate::directory::escape;
+use crate::directory::escape::normalize_dn;
 use crate::mapping::{Fact, Lifecycle, Mapper, Person, TooLong};
 
 /// How many further free candidates a create keeps, for an add AD refuses as taken.

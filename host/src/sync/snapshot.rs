@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::account::Account;
-use crate::directory::{DirEntry, escape};
+use crate::directory::DirEntry;
+use crate::directory::escape::{self, normalize_dn};
 
 /// The DNS name of a domain from the `DC=` parts of a DN (`OU=x,DC=corp,DC=example` →
 /// `corp.example`): the realm whose UPNs claim sAMAccountNames.
@@ -126,24 +127,6 @@ pub const NAMESPACE_ATTRIBUTES: &[&str] = &[
     "mail",
     "proxyAddresses",
 ];
-
-/// DN comparison key: each RDN parsed, lower-cased and escaped the one canonical way.
-pub fn normalize_dn(dn: &str) -> String {
-    match escape::parse_dn(dn) {
-        Some(rdns) => rdns
-            .iter()
-            .map(|r| {
-                format!(
-                    "{}={}",
-                    r.attr.to_ascii_lowercase(),
-                    escape::escape_dn_value(&r.value.to_lowercase())
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(","),
-        None => dn.to_lowercase(),
-    }
-}
 
 /// The directory as read at the start of a run.
 #[derive(Debug, Clone, Default)]
