@@ -82,11 +82,12 @@ impl Names {
 
     /// Records every value of the namespace attributes (and `unique`) an object holds;
     /// `values` gives the values of an attribute.
-    pub fn insert_all<'a, V>(&mut self, values: impl Fn(&str) -> V, unique: &[&str])
+    pub fn insert_all<'a, V>(&mut self, values: impl Fn(&str) -> V, unique: &[String])
     where
         V: Iterator<Item = &'a str>,
     {
-        for attr in NAMESPACE_ATTRIBUTES.iter().chain(unique) {
+        let unique = unique.iter().map(String::as_str);
+        for attr in NAMESPACE_ATTRIBUTES.iter().copied().chain(unique) {
             for v in values(attr) {
                 self.insert(attr, v);
             }
@@ -192,8 +193,8 @@ impl Snapshot {
                 Slots::add(self.by_value.entry((m, v.to_lowercase().into())), i);
             }
         }
-        let unique: Vec<&str> = self.unique_attrs.iter().map(String::as_str).collect();
-        self.names.insert_all(|attr| a.values(attr), &unique);
+        self.names
+            .insert_all(|attr| a.values(attr), &self.unique_attrs);
         self.accounts.push(a);
         true
     }
@@ -245,10 +246,9 @@ impl Snapshot {
     /// Adds the names and DN held by another object of the uniqueness base (any object class:
     /// users elsewhere, groups, computers, contacts; a user already pushed adds nothing new).
     pub fn add_taken(&mut self, object: &DirEntry) {
-        let unique: Vec<&str> = self.unique_attrs.iter().map(String::as_str).collect();
         self.names.insert_all(
             |attr| object.values(attr).iter().map(String::as_str),
-            &unique,
+            &self.unique_attrs,
         );
         self.dns.insert(normalize_dn(&object.dn).into());
     }
